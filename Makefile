@@ -1,0 +1,30 @@
+# repro: see README.md. `make demo` runs every case; `make test` is the suite.
+CARGO ?= cargo
+
+.PHONY: help setup demo test lint nextest clean
+
+help:
+	@echo "make setup    install what a fresh machine lacks (idempotent)"
+	@echo "make demo     run every scenario x runtime x variant, with evidence"
+	@echo "make test     setup, then the whole test suite"
+	@echo "make lint     rustfmt and clippy, warnings as errors"
+	@echo "make nextest  the suite under cargo-nextest (leaks fail)"
+
+setup:
+	@ci/setup.sh
+
+demo: setup
+	$(CARGO) run --release --quiet -- run all --runtime all --variant all
+
+test: setup
+	$(CARGO) test --workspace
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+nextest: setup
+	$(CARGO) nextest run --workspace
+
+clean:
+	$(CARGO) clean

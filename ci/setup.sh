@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# make setup: install what a fresh machine lacks. Idempotent; safe to re-run.
+#
+# Needs: cargo (the machine's Rust toolchain), and a CPython 3.9+ with a
+# shared libpython for the embedded runtime (pyo3 builds against the
+# interpreter named by PYO3_PYTHON, else python3 on PATH). Debian's python3
+# and python3-dev are installed when no such interpreter is found.
+set -euo pipefail
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+command -v cargo >/dev/null || die "cargo not found: install the Rust toolchain (rustup) first"
+
+# Can pyo3 embed this interpreter? (CPython >= 3.9 with a shared libpython)
+embeddable() {
+  "$1" - <<'PY' 2>/dev/null
+import sys, sysconfig, platform
+ok = (platform.python_implementation() == "CPython"
+      and sys.version_info >= (3, 9)
+      and bool(sysconfig.get_config_var("Py_ENABLE_SHARED")))
+sys.exit(0 if ok else 1)
+PY
+}
+
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    die "need Debian packages $*; run as root or install them: apt-get install $*"
+  fi
+  say "installing Debian packages: $*"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+py="${PYO3_PYTHON:-$(command -v python3 || true)}"
+if [ -z "$py" ] || ! embeddable "$py"; then
+  say "${py:-python3}: not an embeddable CPython 3.9+ (shared libpython)"
+  apt_install python3 python3-dev
+  py=/usr/bin/python3
+  embeddable "$py" || die "$py is still not embeddable"
+  say "build with: PYO3_PYTHON=$py make test"
+fi
+say "python runtime and embedding: $("$py" -c 'import sys, platform; print(platform.python_implementation(), platform.python_version(), sys.executable)')"
+say "ok"

@@ -1,0 +1,83 @@
+//! What a Rust scenario hands back, and how it becomes a verdict record.
+//!
+//! A scenario never states its verdict. It returns an [`Observation`]: the
+//! symptom it saw (if any) and the evidence. The verdict follows from that
+//! alone (`misbehaved` iff a symptom was seen), so a verdict cannot be
+//! hard-coded apart from what was observed.
+
+use crate::record::{PythonInfo, Record, Runtime, Verdict};
+use crate::sys::kernel_release;
+use serde_json::Value;
+use std::time::Instant;
+
+/// What a scenario saw.
+#[derive(Debug, Clone, Default)]
+pub struct Observation {
+    /// The symptom id, if the bug showed.
+    pub symptom: Option<&'static str>,
+    /// Short strings or small objects proving it either way.
+    pub evidence: Vec<Value>,
+}
+
+impl Observation {
+    /// Adds one piece of evidence.
+    pub fn note(&mut self, evidence: impl Into<Value>) -> &mut Self {
+        self.evidence.push(evidence.into());
+        self
+    }
+}
+
+/// A Rust scenario's entry point: runs `variant` (already known to exist)
+/// and reports what it saw, or why it could not run.
+pub type RustRun = fn(variant: &str) -> Result<Observation, String>;
+
+/// One scenario as the `repro` binary knows it.
+#[derive(Debug, Clone, Copy)]
+pub struct ScenarioDef {
+    /// Where its `scenario.toml` lives (for error messages).
+    pub spec_path: &'static str,
+    /// The text of its `scenario.toml`, compiled in.
+    pub spec_toml: &'static str,
+    /// The Rust-native variants, if it has any.
+    pub rust: Option<RustRun>,
+}
+
+/// Builds the record for a run of `variant` that started at `start`.
+pub fn record(
+    scenario: &str,
+    runtime: Runtime,
+    variant: &str,
+    python: Option<PythonInfo>,
+    start: Instant,
+    outcome: Result<Observation, String>,
+) -> Record {
+    let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
+    let (verdict, symptom, evidence, reason) = match outcome {
+        Ok(obs) => (
+            if obs.symptom.is_some() {
+                Verdict::Misbehaved
+            } else {
+                Verdict::Behaved
+            },
+            obs.symptom.map(str::to_owned),
+            obs.evidence,
+            None,
+        ),
+        Err(why) => (Verdict::Error, None, Vec::new(), Some(why)),
+    };
+    Record {
+        scenario: scenario.to_owned(),
+        runtime,
+        variant: variant.to_owned(),
+        verdict,
+        symptom,
+        evidence,
+        reason,
+        python,
+        kernel: kernel_release(),
+        elapsed_ms,
+        wall_ms: None,
+        expected: None,
+        as_expected: None,
+    }
+}

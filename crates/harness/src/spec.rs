@@ -1,0 +1,361 @@
+//! `scenario.toml`: what a scenario is and what each of its cases must do.
+//!
+//! Expectations are data. Each scenario crate ships one `scenario.toml`; the
+//! CLI, the integration tests and the canary all read that one file, so
+//! changing an expectation (say, a CPython release that fixes the bug) is a
+//! one-line edit with the upstream link beside it, not a code change.
+//!
+//! ```toml
+//! id = "shared-epoll"
+//! title = "…"
+//! seed = "01-tornado-shared-epoll-keyerror"
+//! summary = "…"
+//! fix = "…"
+//! upstream = ["https://…"]
+//!
+//! [[variant]]
+//! id = "broken"
+//! runtimes = ["rust", "python", "embedded"]
+//! expect = "misbehaved"
+//! symptom = "unknown-fd-event"
+//! about = "the child registers its fd in the epoll it inherited"
+//!
+//! [[variant.when]]          # an override, first match wins
+//! python = ">=3.99"         # and/or: runtime = "embedded"
+//! expect = "behaved"
+//! because = "https://github.com/python/cpython/issues/…"
+//! ```
+
+use crate::record::{Expected, Runtime, Verdict, is_kebab_id};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A parsed `scenario.toml`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The scenario id, e.g. `shared-epoll`.
+    pub id: String,
+    /// One line for `repro list`.
+    pub title: String,
+    /// The seed story this reproduces (a file in `shared/seeds/`).
+    pub seed: String,
+    /// What goes wrong, in a sentence or two.
+    pub summary: String,
+    /// The fix, in one line.
+    pub fix: String,
+    /// Upstream reports and discussions.
+    #[serde(default)]
+    pub upstream: Vec<String>,
+    /// The cases.
+    #[serde(rename = "variant")]
+    pub variants: Vec<VariantSpec>,
+}
+
+/// One variant of a scenario.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VariantSpec {
+    /// `broken`, `fixed`, or a named alternative.
+    pub id: String,
+    /// The runtimes that implement it.
+    pub runtimes: Vec<Runtime>,
+    /// The verdict it must give (unless a `when` says otherwise).
+    pub expect: Verdict,
+    /// The symptom it must show when it misbehaves.
+    #[serde(default)]
+    pub symptom: Option<String>,
+    /// What this variant does, in one line.
+    pub about: String,
+    /// Overrides by runtime and interpreter version; the first match wins.
+    #[serde(default)]
+    pub when: Vec<Override>,
+}
+
+/// An expectation that holds only for some runtimes or interpreters.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Override {
+    /// Only for this runtime.
+    #[serde(default)]
+    pub runtime: Option<Runtime>,
+    /// Only for interpreter versions matching this, e.g. `>=3.8,<3.12`.
+    #[serde(default)]
+    pub python: Option<String>,
+    /// The verdict in that case.
+    pub expect: Verdict,
+    /// The symptom in that case.
+    #[serde(default)]
+    pub symptom: Option<String>,
+    /// Why: the upstream change, with its link.
+    pub because: String,
+}
+
+/// A `scenario.toml` that cannot be used. The message names the file.
+#[derive(Debug)]
+pub struct SpecError {
+    /// The file it came from.
+    pub path: String,
+    /// What is wrong, with line and key where the parser knows them.
+    pub message: String,
+}
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message.trim_end())
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+impl Spec {
+    /// Parses and checks a `scenario.toml`.
+    ///
+    /// # Errors
+    /// A [`SpecError`] naming `path` and, for syntax and type errors, the
+    /// line and key (from the TOML parser).
+    pub fn parse(path: &str, text: &str) -> Result<Spec, SpecError> {
+        let err = |message: String| SpecError {
+            path: path.to_owned(),
+            message,
+        };
+        let spec: Spec = toml::from_str(text).map_err(|e| err(e.to_string()))?;
+        spec.check().map_err(err)?;
+        Ok(spec)
+    }
+
+    fn check(&self) -> Result<(), String> {
+        if !is_kebab_id(&self.id) {
+            return Err(format!("key `id`: {:?} is not a kebab-case id", self.id));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for v in &self.variants {
+            let at = format!("variant `{}`", v.id);
+            if !is_kebab_id(&v.id) || !seen.insert(&v.id) {
+                return Err(format!("{at}: not a unique kebab-case id"));
+            }
+            if v.runtimes.is_empty() {
+                return Err(format!("{at}: key `runtimes` is empty"));
+            }
+            check_expectation(&at, v.expect, v.symptom.as_deref())?;
+            for o in &v.when {
+                check_expectation(&at, o.expect, o.symptom.as_deref())?;
+                if let Some(range) = &o.python {
+                    VersionRange::parse(range).map_err(|e| format!("{at}: key `python`: {e}"))?;
+                }
+            }
+        }
+        if self.variants.is_empty() {
+            return Err("no [[variant]] tables".into());
+        }
+        Ok(())
+    }
+
+    /// The variant with this id.
+    pub fn variant(&self, id: &str) -> Option<&VariantSpec> {
+        self.variants.iter().find(|v| v.id == id)
+    }
+
+    /// The variants a runtime implements, in file order.
+    pub fn variants_for(&self, runtime: Runtime) -> impl Iterator<Item = &VariantSpec> {
+        self.variants
+            .iter()
+            .filter(move |v| v.runtimes.contains(&runtime))
+    }
+}
+
+fn check_expectation(at: &str, expect: Verdict, symptom: Option<&str>) -> Result<(), String> {
+    match (expect, symptom) {
+        (Verdict::Misbehaved, None) => Err(format!("{at}: key `symptom` missing for misbehaved")),
+        (Verdict::Misbehaved, Some(s)) if !is_kebab_id(s) => {
+            Err(format!("{at}: key `symptom`: {s:?} is not a kebab-case id"))
+        }
+        (Verdict::Behaved, Some(_)) => Err(format!("{at}: key `symptom` given for behaved")),
+        (Verdict::Misbehaved | Verdict::Behaved, _) => Ok(()),
+        (other, _) => Err(format!(
+            "{at}: key `expect`: {other} is not a verdict a case can be expected to give"
+        )),
+    }
+}
+
+impl VariantSpec {
+    /// What this variant must do on `runtime`, with `python` the interpreter
+    /// version (`3.11.7`) for the Python runtimes.
+    pub fn expected(&self, runtime: Runtime, python: Option<&str>) -> Expected {
+        let hit = self.when.iter().find(|o| {
+            o.runtime.is_none_or(|r| r == runtime)
+                && match (&o.python, python) {
+                    (None, _) => true,
+                    (Some(range), Some(v)) => {
+                        VersionRange::parse(range).is_ok_and(|r| r.contains(v))
+                    }
+                    (Some(_), None) => false,
+                }
+        });
+        match hit {
+            Some(o) => Expected {
+                verdict: o.expect,
+                symptom: o.symptom.clone(),
+            },
+            None => Expected {
+                verdict: self.expect,
+                symptom: self.symptom.clone(),
+            },
+        }
+    }
+}
+
+/// A conjunction of version bounds: `>=3.8,<3.12`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRange(Vec<(Cmp, Vec<u32>)>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cmp {
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    Eq,
+}
+
+/// Parses `3.11.7` (or `3.13.0rc1`: the pre-release tail is ignored).
+pub fn parse_version(v: &str) -> Option<Vec<u32>> {
+    v.trim()
+        .split('.')
+        .map(|part| {
+            let digits: String = part.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+impl VersionRange {
+    /// Parses a comma-separated list of `<`, `<=`, `>`, `>=`, `==` bounds.
+    ///
+    /// # Errors
+    /// A message naming the bound that does not parse.
+    pub fn parse(s: &str) -> Result<VersionRange, String> {
+        s.split(',')
+            .map(|bound| {
+                let bound = bound.trim();
+                let (cmp, rest) = [
+                    ("<=", Cmp::Le),
+                    (">=", Cmp::Ge),
+                    ("==", Cmp::Eq),
+                    ("<", Cmp::Lt),
+                    (">", Cmp::Gt),
+                ]
+                .into_iter()
+                .find_map(|(op, cmp)| bound.strip_prefix(op).map(|rest| (cmp, rest)))
+                .ok_or_else(|| format!("bound {bound:?} must start with <, <=, >, >= or =="))?;
+                let version =
+                    parse_version(rest).ok_or_else(|| format!("bound {bound:?}: bad version"))?;
+                Ok((cmp, version))
+            })
+            .collect::<Result<_, _>>()
+            .map(VersionRange)
+    }
+
+    /// Whether version `v` satisfies every bound. Versions compare on the
+    /// components the bound gives: `3.12.1` is `==3.12` and `<3.13`.
+    pub fn contains(&self, v: &str) -> bool {
+        let Some(v) = parse_version(v) else {
+            return false;
+        };
+        self.0.iter().all(|(cmp, bound)| {
+            let n = bound.len().min(v.len());
+            let ord = v[..n].cmp(&bound[..n]);
+            match cmp {
+                Cmp::Lt => ord.is_lt(),
+                Cmp::Le => ord.is_le(),
+                Cmp::Gt => ord.is_gt(),
+                Cmp::Ge => ord.is_ge(),
+                Cmp::Eq => ord.is_eq(),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: &str = r#"
+id = "demo"
+title = "t"
+seed = "00-x"
+summary = "s"
+fix = "f"
+
+[[variant]]
+id = "broken"
+runtimes = ["rust", "python"]
+expect = "misbehaved"
+symptom = "boom"
+about = "a"
+
+[[variant.when]]
+python = ">=3.12"
+expect = "behaved"
+because = "fixed upstream"
+
+[[variant.when]]
+runtime = "rust"
+expect = "misbehaved"
+symptom = "rust-boom"
+because = "rust says it differently"
+
+[[variant]]
+id = "fixed"
+runtimes = ["python"]
+expect = "behaved"
+about = "b"
+"#;
+
+    #[test]
+    fn overrides_first_match_wins() {
+        let spec = Spec::parse("demo.toml", SPEC).unwrap();
+        let broken = spec.variant("broken").unwrap();
+        let e = |rt, py| broken.expected(rt, py);
+        assert_eq!(
+            e(Runtime::Python, Some("3.11.7")).verdict,
+            Verdict::Misbehaved
+        );
+        assert_eq!(e(Runtime::Python, Some("3.12.1")).verdict, Verdict::Behaved);
+        assert_eq!(e(Runtime::Rust, None).symptom.as_deref(), Some("rust-boom"));
+        assert_eq!(spec.variants_for(Runtime::Rust).count(), 1);
+    }
+
+    #[test]
+    fn errors_name_file_line_and_key() {
+        let bad = SPEC.replace(
+            "expect = \"behaved\"\nabout = \"b\"",
+            "expect = \"sideways\"",
+        );
+        let msg = Spec::parse("crates/demo/scenario.toml", &bad)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("crates/demo/scenario.toml: "), "{msg}");
+        assert!(msg.contains("line"), "{msg}");
+        assert!(msg.contains("expect"), "{msg}");
+    }
+
+    #[test]
+    fn rejects_inconsistent_expectations() {
+        let bad = SPEC.replace("symptom = \"boom\"\n", "");
+        let msg = Spec::parse("x.toml", &bad).unwrap_err().to_string();
+        assert!(
+            msg.contains("variant `broken`: key `symptom` missing"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn version_ranges() {
+        let r = VersionRange::parse(">=3.8, <3.12").unwrap();
+        assert!(r.contains("3.8.18") && r.contains("3.11.7"));
+        assert!(!r.contains("3.12.1") && !r.contains("3.7.16"));
+        assert!(VersionRange::parse("==3.13").unwrap().contains("3.13.0rc1"));
+        assert!(VersionRange::parse("~3").is_err());
+    }
+}

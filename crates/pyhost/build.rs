@@ -1,0 +1,18 @@
+//! Records, at build time, which interpreter pyo3 linked against, so that the
+//! running binary can check it really got that one (see `BUILT_FOR`).
+
+fn main() {
+    let config = pyo3_build_config::get();
+    let version = format!("{}.{}", config.version().major, config.version().minor);
+    println!("cargo:rustc-env=PYHOST_PYTHON_VERSION={version}");
+    println!(
+        "cargo:rustc-env=PYHOST_PYTHON_EXECUTABLE={}",
+        config.executable().unwrap_or("")
+    );
+    println!(
+        "cargo:rustc-env=PYHOST_PYTHON_LIBDIR={}",
+        config.lib_dir().unwrap_or("")
+    );
+    println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
+    println!("cargo:rerun-if-env-changed=PYO3_CONFIG_FILE");
+}

@@ -1,0 +1,213 @@
+//! # pyhost: a pyrepro scenario inside an embedded CPython
+//!
+//! The Python scenarios run in two ways: as `python -m pyrepro` on a
+//! standalone interpreter, and here, inside a CPython that a Rust program
+//! embeds through pyo3. The second is how a Rust service that hosts Python
+//! meets these bugs. It is also where bug 03 has a form of its own: a native
+//! `fork()` that CPython never hears of.
+//!
+//! ## Why it is harder than `Python::attach`
+//!
+//! A binary linked against one libpython can silently run another. The
+//! dynamic loader finds `libpython3.11.so.1.0` by *soname*, so a binary built
+//! against pyenv's 3.11.7 will happily load Debian's 3.11.2 from
+//! `/usr/lib` if nothing points it elsewhere. Then CPython computes its
+//! prefix from the program name (`python3`, looked up on `PATH`), and can
+//! pair one version's libpython with another's standard library. A canary
+//! that tests a different Python than it claims is worthless. So:
+//!
+//! 1. the `repro` binary carries an rpath to the build interpreter's
+//!    `LIBDIR` (its build script), so the loader finds the right library;
+//! 2. [`initialize`] sets `PyConfig.program_name` to the build interpreter's
+//!    executable, so CPython finds the matching standard library;
+//! 3. [`check_interpreter`] verifies both at run time, from `sys.version_info`
+//!    and from the libpython that `/proc/self/maps` shows mapped, and the case
+//!    is an `error` naming both versions if either differs.
+
+use harness::record::{PythonInfo, Record, Runtime, Verdict};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+
+/// The interpreter this crate was built against.
+#[derive(Debug, Clone, Copy)]
+pub struct BuiltFor {
+    /// `major.minor`.
+    pub version: &'static str,
+    /// Its executable (empty if pyo3 was configured without one).
+    pub executable: &'static str,
+    /// The directory holding its libpython (empty for a static build).
+    pub lib_dir: &'static str,
+}
+
+/// What pyo3 linked against, recorded by the build script.
+pub const BUILT_FOR: BuiltFor = BuiltFor {
+    version: env!("PYHOST_PYTHON_VERSION"),
+    executable: env!("PYHOST_PYTHON_EXECUTABLE"),
+    lib_dir: env!("PYHOST_PYTHON_LIBDIR"),
+};
+
+/// Starts the embedded interpreter the way [`BUILT_FOR`] needs, then
+/// releases the GIL so that `Python::attach` can take it.
+///
+/// Signal handlers are not installed (like pyo3's own initialisation): the
+/// embedding program owns its signals.
+///
+/// # Errors
+/// CPython's message if initialisation fails.
+pub fn initialize() -> Result<(), String> {
+    // SAFETY: called once, from the main thread, before any other Python API
+    // use. The config struct is initialised by CPython before use and
+    // cleared after.
+    unsafe {
+        if ffi::Py_IsInitialized() != 0 {
+            return Ok(());
+        }
+        let mut config = std::mem::MaybeUninit::<ffi::PyConfig>::zeroed();
+        ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
+        let mut config = config.assume_init();
+        config.install_signal_handlers = 0;
+        let mut result = Ok(());
+        if !BUILT_FOR.executable.is_empty() {
+            let name = CString::new(BUILT_FOR.executable).map_err(|e| e.to_string())?;
+            let status =
+                ffi::PyConfig_SetBytesString(&mut config, &mut config.program_name, name.as_ptr());
+            result = status_to_result(status, "PyConfig_SetBytesString");
+        }
+        if result.is_ok() {
+            result = status_to_result(
+                ffi::Py_InitializeFromConfig(&config),
+                "Py_InitializeFromConfig",
+            );
+        }
+        ffi::PyConfig_Clear(&mut config);
+        result?;
+        ffi::PyEval_SaveThread();
+    }
+    Ok(())
+}
+
+/// # Safety
+/// `status` must come from a CPython initialisation call.
+unsafe fn status_to_result(status: ffi::PyStatus, what: &str) -> Result<(), String> {
+    // SAFETY: forwarded.
+    if unsafe { ffi::PyStatus_Exception(status) } == 0 {
+        return Ok(());
+    }
+    let msg = if status.err_msg.is_null() {
+        "unknown error".to_owned()
+    } else {
+        // SAFETY: CPython's error messages are static C strings.
+        unsafe { std::ffi::CStr::from_ptr(status.err_msg) }
+            .to_string_lossy()
+            .into_owned()
+    };
+    Err(format!("{what}: {msg}"))
+}
+
+/// The libpython this process has mapped, from `/proc/self/maps`.
+pub fn mapped_libpython() -> Option<PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| {
+            Path::new(p)
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("libpython"))
+        })
+        .map(PathBuf::from)
+}
+
+/// Checks that the running interpreter is the one [`BUILT_FOR`] names: same
+/// `major.minor`, and libpython mapped from the build interpreter's LIBDIR.
+///
+/// # Errors
+/// A message naming what was intended and what runs.
+pub fn check_interpreter(running_version: &str, library: Option<&Path>) -> Result<(), String> {
+    let major_minor: String = running_version
+        .split('.')
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(".");
+    if major_minor != BUILT_FOR.version {
+        return Err(format!(
+            "built for Python {} ({}), but Python {running_version} runs",
+            BUILT_FOR.version, BUILT_FOR.executable
+        ));
+    }
+    if BUILT_FOR.lib_dir.is_empty() {
+        return Ok(());
+    }
+    let want = std::fs::canonicalize(BUILT_FOR.lib_dir).ok();
+    let got = library.and_then(|l| std::fs::canonicalize(l.parent()?).ok());
+    if want.is_none() || want != got {
+        return Err(format!(
+            "built against the libpython in {}, but {} is mapped (Python {running_version})",
+            BUILT_FOR.lib_dir,
+            library.map_or("no libpython".into(), |l| l.display().to_string()),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs one pyrepro case in the embedded interpreter and returns its record.
+///
+/// `root` is the directory holding the `pyrepro` package. Errors, from
+/// initialisation to a Python exception, become an `error` record: the
+/// caller always gets a record to print.
+pub fn run_case(root: &Path, scenario: &str, variant: &str) -> Record {
+    let error = |reason: String| {
+        Record::supervisor(
+            scenario,
+            Runtime::Embedded,
+            variant,
+            Verdict::Error,
+            reason,
+            Vec::new(),
+        )
+    };
+    if let Err(e) = initialize() {
+        return error(format!("cannot start the embedded interpreter: {e}"));
+    }
+    let library = mapped_libpython();
+    let outcome = Python::attach(|py| -> PyResult<(String, String)> {
+        let sys = py.import("sys")?;
+        sys.getattr("path")?
+            .call_method1("insert", (0, root.to_string_lossy().as_ref()))?;
+        let version: String = py
+            .import("platform")?
+            .call_method0("python_version")?
+            .extract()?;
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
+        let interpreter = pyo3::types::PyDict::new(py);
+        interpreter.set_item("executable", exe)?;
+        interpreter.set_item("library", library.as_ref().map(|l| l.display().to_string()))?;
+        let line: String = py
+            .import("pyrepro.runner")?
+            .call_method1(
+                "run_case_json",
+                (scenario, variant, "embedded", interpreter),
+            )?
+            .extract()?;
+        Ok((version, line))
+    });
+    let (version, line) = match outcome {
+        Ok(v) => v,
+        Err(e) => return error(format!("python raised: {e}")),
+    };
+    if let Err(e) = check_interpreter(&version, library.as_deref()) {
+        return error(e);
+    }
+    match Record::from_json_line(&line) {
+        Ok(mut r) => {
+            if let Some(PythonInfo { library: lib, .. }) = r.python.as_mut() {
+                *lib = library.map(|l| l.display().to_string());
+            }
+            r
+        }
+        Err(e) => error(e.to_string()),
+    }
+}

@@ -1,0 +1,74 @@
+//! The command line. The doc comments are the help text.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// A living corpus of real concurrency bugs from Python services: each one
+/// reproduced on demand, paired with its fix, and checked against what its
+/// scenario.toml expects.
+///
+/// Exit codes: 0 every case as expected; 1 some verdict not as expected;
+/// 2 usage error; 3 some case could not run (hung, crashed, error, skipped).
+#[derive(Debug, Parser)]
+#[command(name = "repro", version, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List the scenarios, their variants and what each must do.
+    List {
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run cases (scenario x runtime x variant), each in a fresh supervised
+    /// process, and compare every verdict with its expectation.
+    ///
+    /// Each case runs in its own process group under a watchdog; whatever it
+    /// forks is killed and reaped before the next case starts.
+    Run(RunArgs),
+    /// Run one case in this process and print its verdict record (what the
+    /// supervisor spawns for the rust and embedded runtimes).
+    #[command(hide = true)]
+    InternalRun {
+        scenario: String,
+        runtime: String,
+        variant: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A scenario id (see `repro list`), or `all`.
+    pub scenario: String,
+
+    /// rust, python, embedded, or all.
+    #[arg(long, default_value = "all")]
+    pub runtime: String,
+
+    /// A variant id (broken, fixed, broken-asyncio, ...), or all.
+    #[arg(long, default_value = "all")]
+    pub variant: String,
+
+    /// The interpreter for the python runtime [default: $REPRO_PYTHON, else
+    /// python3 on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+
+    /// Print each verdict record as one JSON line instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// The watchdog's deadline for each case, in seconds: a case still
+    /// running then is killed with everything it forked, and reported hung.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
+
+    /// Run every case N times and print, per case, how often it reproduced
+    /// and the median and p95 time to verdict.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub repeat: u32,
+}

@@ -1,0 +1,99 @@
+//! A scenario that misbehaves *as a process*, to test the supervisor's
+//! guarantees end to end: hidden unless `REPRO_FIXTURES=1`.
+//!
+//! * `hang`: forks a child; parent and child both block forever.
+//! * `crash`: aborts (SIGABRT) before printing a verdict.
+//! * `leak`: forks a child that blocks forever, then prints a valid verdict
+//!   and exits, leaving the child behind.
+//! * `garbage`: prints a line that is not a verdict record.
+
+use harness::fork::{Event, fork_child};
+use harness::scenario::{Observation, ScenarioDef};
+
+pub const SCENARIO: ScenarioDef = ScenarioDef {
+    spec_path: concat!(file!(), " (fixture)"),
+    spec_toml: r#"
+id = "fixture"
+title = "supervisor fixtures (REPRO_FIXTURES=1)"
+seed = "none"
+summary = "processes that hang, crash, leak or print garbage"
+fix = "none"
+
+[[variant]]
+id = "hang"
+runtimes = ["rust"]
+expect = "behaved"
+about = "parent and child block forever"
+
+[[variant]]
+id = "crash"
+runtimes = ["rust"]
+expect = "behaved"
+about = "aborts before printing a verdict"
+
+[[variant]]
+id = "leak"
+runtimes = ["rust"]
+expect = "behaved"
+about = "exits with a verdict, leaving a child behind"
+
+[[variant]]
+id = "garbage"
+runtimes = ["rust"]
+expect = "behaved"
+about = "prints a line that is not a verdict record"
+"#,
+    rust: Some(run),
+};
+
+/// Blocks the calling thread forever: it reads from a socket whose other end
+/// it holds and never writes.
+fn block_forever() {
+    if let Ok((mut r, _w)) = std::os::unix::net::UnixStream::pair() {
+        let _ = std::io::Read::read(&mut r, &mut [0u8]);
+    }
+}
+
+/// A child that blocks forever. It dies with its process group, and with its
+/// parent unless `outlive_parent` clears the PDEATHSIG that `fork_child`
+/// set (as a scenario that forks without the helper would).
+fn blocked_child(outlive_parent: bool) -> Result<harness::fork::ForkedChild, String> {
+    let mut started = Event::new("child_started").map_err(|e| e.to_string())?;
+    // SAFETY: the fixture process is single-threaded.
+    let child = unsafe {
+        fork_child(|| {
+            if outlive_parent {
+                libc::prctl(libc::PR_SET_PDEATHSIG, 0);
+            }
+            started.notify().expect("notify");
+            block_forever();
+            0
+        })
+    }
+    .map_err(|e| e.to_string())?;
+    started.wait().map_err(|e| e.to_string())?;
+    Ok(child)
+}
+
+fn run(variant: &str) -> Result<Observation, String> {
+    match variant {
+        "hang" => {
+            let _child = blocked_child(false)?;
+            block_forever();
+            Err("unreachable: block_forever returned".into())
+        }
+        "crash" => std::process::abort(),
+        "leak" => {
+            let child = blocked_child(true)?;
+            std::mem::forget(child);
+            let mut obs = Observation::default();
+            obs.note("left a child behind on purpose");
+            Ok(obs)
+        }
+        "garbage" => {
+            println!("this is not a verdict record");
+            std::process::exit(0)
+        }
+        other => Err(format!("fixture has no variant {other:?}")),
+    }
+}

@@ -1,0 +1,62 @@
+//! # repro: concurrency bugs from Python services, reproduced on demand
+//!
+//! `repro` runs each case (scenario × runtime × variant) as a fresh process
+//! under the harness supervisor, reads the one verdict record the process
+//! prints, and compares it with what the scenario's `scenario.toml` expects.
+//! The cases themselves live in `crates/<scenario>` (Rust) and `pyrepro/`
+//! (Python, standalone or embedded through `crates/pyhost`).
+//!
+//! `main` stays thin: parse, dispatch, map the outcome to an exit code
+//! ([`exit`]). A broken pipe on stdout (`repro list | head`) is success.
+
+mod cli;
+mod exit;
+mod fixtures;
+mod internal;
+mod list;
+mod output;
+mod registry;
+mod run;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use harness::record::Runtime;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut out = output::Out::stdout();
+    let result = match &cli.command {
+        Command::List { json } => list::exec(*json, &mut out),
+        Command::Run(args) => run::exec(args, &mut out),
+        Command::InternalRun {
+            scenario,
+            runtime,
+            variant,
+        } => {
+            let Some(runtime) = Runtime::parse(runtime) else {
+                eprintln!("repro: error: unknown runtime {runtime:?}");
+                return ExitCode::from(exit::USAGE);
+            };
+            match internal::exec(scenario, runtime, variant) {
+                Ok(()) => Ok(exit::OK),
+                Err(e) => {
+                    eprintln!("repro: error: {e}");
+                    return ExitCode::from(exit::COULD_NOT_RUN);
+                }
+            }
+        }
+    };
+    ExitCode::from(match result {
+        Ok(code) => code,
+        Err(run::RunError::Usage(run::Usage(msg))) => {
+            eprintln!("repro: error: {msg}");
+            exit::USAGE
+        }
+        Err(run::RunError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(run::RunError::Io(e)) => {
+            eprintln!("repro: error: cannot write the report: {e}");
+            exit::COULD_NOT_RUN
+        }
+    })
+}

@@ -1,0 +1,241 @@
+//! How `repro run` reports: a table for people, JSON lines for programs.
+
+use crate::run::exit_code;
+use harness::record::Record;
+use serde_json::Value;
+use std::io::{self, Write};
+
+/// Standard output, line-buffered so that rows appear as cases finish.
+pub struct Out(io::LineWriter<io::Stdout>);
+
+impl Out {
+    pub fn stdout() -> Out {
+        Out(io::LineWriter::new(io::stdout()))
+    }
+
+    pub fn line(&mut self, s: &str) -> io::Result<()> {
+        writeln!(self.0, "{s}")
+    }
+}
+
+/// The running report of one `repro run`.
+pub struct Report<'o> {
+    out: &'o mut Out,
+    json: bool,
+    repeat: u32,
+    scenario_w: usize,
+    variant_w: usize,
+    records: Vec<Record>,
+}
+
+const RUNTIME_W: usize = 8;
+const VERDICT_W: usize = 10;
+const SYMPTOM_W: usize = 16;
+
+impl<'o> Report<'o> {
+    pub fn new(out: &'o mut Out, json: bool, repeat: u32, labels: &[(String, String)]) -> Self {
+        let w = |f: fn(&(String, String)) -> usize, min| {
+            labels.iter().map(f).max().unwrap_or(0).max(min)
+        };
+        Report {
+            out,
+            json,
+            repeat,
+            scenario_w: w(|l| l.0.len(), 8),
+            variant_w: w(|l| l.1.len(), 7),
+            records: Vec::new(),
+        }
+    }
+
+    pub fn header(&mut self) -> io::Result<()> {
+        if self.json {
+            return Ok(());
+        }
+        let last = if self.repeat > 1 {
+            "RUNS / MEDIAN / P95 MS"
+        } else {
+            "MS"
+        };
+        let line = format!(
+            "{:sw$}  {:RUNTIME_W$}  {:vw$}  {:VERDICT_W$}  {:SYMPTOM_W$}  {:10}  {last}",
+            "SCENARIO",
+            "RUNTIME",
+            "VARIANT",
+            "VERDICT",
+            "SYMPTOM",
+            "EXPECTED",
+            sw = self.scenario_w,
+            vw = self.variant_w,
+        );
+        self.out.line(&line)
+    }
+
+    /// One finished run.
+    pub fn record(&mut self, r: &Record) -> io::Result<()> {
+        self.records.push(r.clone());
+        if self.json {
+            return self.out.line(&r.to_json_line());
+        }
+        if self.repeat == 1 {
+            let ms = format!("{:.1}", r.elapsed_ms);
+            self.row(r, &r.verdict.to_string(), &ms)?;
+            self.details(r)?;
+        }
+        Ok(())
+    }
+
+    /// Every run of one case is done (the summary row for `--repeat`).
+    pub fn case(&mut self, runs: &[Record]) -> io::Result<()> {
+        if self.json || self.repeat == 1 {
+            return Ok(());
+        }
+        let first = &runs[0];
+        let count = |v| runs.iter().filter(|r| r.verdict == v).count();
+        let mut verdicts: Vec<String> = Vec::new();
+        for r in runs {
+            let label = format!("{} {}/{}", r.verdict, count(r.verdict), runs.len());
+            if !verdicts.contains(&label) {
+                verdicts.push(label);
+            }
+        }
+        let mut ms: Vec<f64> = runs.iter().map(|r| r.elapsed_ms).collect();
+        let stats = format!(
+            "{} / {:.1} / {:.1}",
+            runs.len(),
+            percentile(&mut ms, 0.5),
+            percentile(&mut ms, 0.95)
+        );
+        let worst = runs
+            .iter()
+            .find(|r| r.as_expected != Some(true))
+            .unwrap_or(first);
+        self.row(worst, &verdicts.join(", "), &stats)?;
+        if worst.as_expected != Some(true) {
+            self.details(worst)?;
+        }
+        Ok(())
+    }
+
+    fn row(&mut self, r: &Record, verdict: &str, last: &str) -> io::Result<()> {
+        let mark = match (r.as_expected, &r.expected) {
+            (Some(true), _) => "✓".to_owned(),
+            (_, Some(e)) => format!("✗ {}", e.verdict),
+            (_, None) => "?".to_owned(),
+        };
+        let line = format!(
+            "{:sw$}  {:RUNTIME_W$}  {:vw$}  {:VERDICT_W$}  {:SYMPTOM_W$}  {:10}  {last}",
+            r.scenario,
+            r.runtime.as_str(),
+            r.variant,
+            verdict,
+            r.symptom.as_deref().unwrap_or("-"),
+            mark,
+            sw = self.scenario_w,
+            vw = self.variant_w,
+        );
+        self.out.line(line.trim_end())
+    }
+
+    fn details(&mut self, r: &Record) -> io::Result<()> {
+        if let Some(reason) = &r.reason {
+            for l in reason.lines() {
+                self.out.line(&format!("      reason: {l}"))?;
+            }
+        }
+        for e in &r.evidence {
+            for l in evidence_text(e).lines() {
+                self.out.line(&format!("      · {l}"))?;
+            }
+        }
+        if let Some(py) = &r.python {
+            let lib = py
+                .library
+                .as_deref()
+                .map(|l| format!(", {l}"))
+                .unwrap_or_default();
+            self.out.line(&format!(
+                "      python {} {} ({}{lib})",
+                py.implementation, py.version, py.executable
+            ))?;
+        }
+        Ok(())
+    }
+
+    /// The summary; returns the exit code.
+    pub fn footer(self) -> io::Result<u8> {
+        let code = exit_code(&self.records);
+        if !self.json {
+            let n = self.records.len();
+            let ok = self
+                .records
+                .iter()
+                .filter(|r| r.as_expected == Some(true))
+                .count();
+            let inconclusive = self
+                .records
+                .iter()
+                .filter(|r| !r.verdict.is_conclusive())
+                .count();
+            let mut line = format!(
+                "\n{n} run(s): {ok} as expected, {} not as expected",
+                n - ok - inconclusive
+            );
+            if inconclusive > 0 {
+                line.push_str(&format!(", {inconclusive} without a verdict"));
+            }
+            self.out.line(&format!(
+                "{line}  (kernel {})",
+                harness::sys::kernel_release()
+            ))?;
+        }
+        Ok(code)
+    }
+}
+
+/// Evidence as a person reads it: strings as they are, a one-key object as
+/// `key: value`, anything else as compact JSON.
+fn evidence_text(e: &Value) -> String {
+    match e {
+        Value::String(s) => s.clone(),
+        Value::Object(m) if m.len() == 1 => {
+            let (k, v) = m.iter().next().expect("one entry");
+            match v {
+                Value::String(s) => format!("{k}: {s}"),
+                other => format!("{k}: {other}"),
+            }
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The `q` quantile (nearest rank) of `xs`, which it sorts.
+pub fn percentile(xs: &mut [f64], q: f64) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs.sort_by(f64::total_cmp);
+    let rank = ((q * xs.len() as f64).ceil() as usize).clamp(1, xs.len());
+    xs[rank - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let mut xs = [5.0, 1.0, 3.0, 2.0, 4.0];
+        assert_eq!(percentile(&mut xs, 0.5), 3.0);
+        assert_eq!(percentile(&mut xs, 0.95), 5.0);
+        assert!(percentile(&mut [], 0.5).is_nan());
+    }
+
+    #[test]
+    fn evidence_reads_naturally() {
+        assert_eq!(evidence_text(&"x".into()), "x");
+        assert_eq!(
+            evidence_text(&serde_json::json!({"tfds": [3, 7]})),
+            "tfds: [3,7]"
+        );
+    }
+}

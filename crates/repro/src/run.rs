@@ -1,0 +1,265 @@
+//! `repro run`: plan the cases, run each under the supervisor, compare with
+//! the expectation, print, and pick the exit code.
+
+use crate::cli::RunArgs;
+use crate::exit;
+use crate::output::Out;
+use crate::registry::{self, Scenario};
+use harness::case::{Case, interpret};
+use harness::python;
+use harness::record::{Record, Runtime, Verdict};
+use harness::spec::VariantSpec;
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+/// A usage error: the message says what was wrong and what is valid.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+/// One case to run.
+struct Planned<'a> {
+    scenario: &'a Scenario,
+    runtime: Runtime,
+    variant: &'a VariantSpec,
+}
+
+impl Planned<'_> {
+    fn case(&self) -> Case<'_> {
+        Case {
+            scenario: &self.scenario.spec.id,
+            runtime: self.runtime,
+            variant: &self.variant.id,
+        }
+    }
+}
+
+fn plan<'a>(scenarios: &'a [Scenario], args: &RunArgs) -> Result<Vec<Planned<'a>>, Usage> {
+    let selected: Vec<&Scenario> = if args.scenario == "all" {
+        scenarios
+            .iter()
+            .filter(|s| s.spec.id != "fixture")
+            .collect()
+    } else {
+        let hit = scenarios.iter().find(|s| s.spec.id == args.scenario);
+        vec![hit.ok_or_else(|| {
+            let known: Vec<&str> = scenarios.iter().map(|s| s.spec.id.as_str()).collect();
+            Usage(format!(
+                "unknown scenario {:?} (valid: {}, all)",
+                args.scenario,
+                known.join(", ")
+            ))
+        })?]
+    };
+    let runtimes: Vec<Runtime> = if args.runtime == "all" {
+        Runtime::ALL.to_vec()
+    } else {
+        vec![Runtime::parse(&args.runtime).ok_or_else(|| {
+            Usage(format!(
+                "unknown runtime {:?} (valid: rust, python, embedded, all)",
+                args.runtime
+            ))
+        })?]
+    };
+    let mut cases = Vec::new();
+    for sc in selected {
+        if args.variant != "all" && sc.spec.variant(&args.variant).is_none() {
+            let known: Vec<&str> = sc.spec.variants.iter().map(|v| v.id.as_str()).collect();
+            return Err(Usage(format!(
+                "{} has no variant {:?} (valid: {}, all)",
+                sc.spec.id,
+                args.variant,
+                known.join(", ")
+            )));
+        }
+        for &runtime in &runtimes {
+            let variants = sc
+                .spec
+                .variants_for(runtime)
+                .filter(|v| args.variant == "all" || v.id == args.variant);
+            cases.extend(variants.map(|variant| Planned {
+                scenario: sc,
+                runtime,
+                variant,
+            }));
+        }
+    }
+    if cases.is_empty() {
+        return Err(Usage(format!(
+            "no case matches: variant {:?} does not exist for runtime {}",
+            args.variant, args.runtime
+        )));
+    }
+    Ok(cases)
+}
+
+/// The interpreter for the python runtime: a named one must be usable (else
+/// usage error); a default one that is missing makes its cases `error`.
+struct PythonChoice {
+    path: Result<PathBuf, String>,
+    version: Option<String>,
+}
+
+fn choose_python(args: &RunArgs, needed: bool) -> Result<PythonChoice, Usage> {
+    if let Some(path) = &args.python {
+        let version = python::check(path).map_err(Usage)?;
+        return Ok(PythonChoice {
+            path: Ok(path.clone()),
+            version: Some(version),
+        });
+    }
+    if !needed {
+        return Ok(PythonChoice {
+            path: Err("not needed".into()),
+            version: None,
+        });
+    }
+    let path = python::default_python();
+    let checked = path
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(|p| python::check(p));
+    Ok(match checked {
+        Ok(v) => PythonChoice {
+            path,
+            version: Some(v),
+        },
+        Err(e) => PythonChoice {
+            path: Err(e),
+            version: None,
+        },
+    })
+}
+
+fn command_for(case: Case<'_>, py: &PythonChoice) -> Result<Command, String> {
+    let root = registry::root();
+    let mut cmd = match case.runtime {
+        Runtime::Python => {
+            let mut cmd = Command::new(py.path.as_ref()?);
+            cmd.args(["-m", "pyrepro", "run", case.scenario, case.variant]);
+            cmd
+        }
+        Runtime::Rust | Runtime::Embedded => {
+            let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+            let mut cmd = Command::new(exe);
+            cmd.args([
+                "internal-run",
+                case.scenario,
+                case.runtime.as_str(),
+                case.variant,
+            ]);
+            cmd
+        }
+    };
+    python::scrub_env(&mut cmd);
+    cmd.env("PYTHONPATH", &root)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("REPRO_ROOT", &root)
+        .current_dir(&root);
+    Ok(cmd)
+}
+
+fn run_one(p: &Planned<'_>, py: &PythonChoice, timeout: Duration) -> Record {
+    let case = p.case();
+    let sup_error = |reason: String| {
+        Record::supervisor(
+            case.scenario,
+            case.runtime,
+            case.variant,
+            Verdict::Error,
+            reason,
+            vec![],
+        )
+    };
+    let mut record = match command_for(case, py) {
+        Err(e) => sup_error(e),
+        Ok(cmd) => match harness::supervisor::run(cmd, timeout) {
+            Ok(finished) => interpret(case, &finished),
+            Err(e) => sup_error(format!("cannot start the scenario process: {e}")),
+        },
+    };
+    let version = record
+        .python
+        .as_ref()
+        .map(|p| p.version.clone())
+        .or_else(|| {
+            py.version
+                .clone()
+                .filter(|_| case.runtime == Runtime::Python)
+        });
+    let expected = p.variant.expected(case.runtime, version.as_deref());
+    record.as_expected = Some(expected.is_met_by(&record));
+    record.expected = Some(expected);
+    record
+}
+
+/// Runs `repro run` and returns the exit code.
+///
+/// # Errors
+/// A usage error before anything ran, or an I/O error writing the report.
+pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
+    let scenarios = registry::load().map_err(|e| RunError::Usage(Usage(e.to_string())))?;
+    let cases = plan(&scenarios, args).map_err(RunError::Usage)?;
+    if !(args.timeout.is_finite() && args.timeout > 0.0) {
+        return Err(RunError::Usage(Usage(format!(
+            "--timeout {} is not a positive number of seconds",
+            args.timeout
+        ))));
+    }
+    if args.repeat == 0 {
+        return Err(RunError::Usage(Usage("--repeat must be at least 1".into())));
+    }
+    let needs_python = cases.iter().any(|c| c.runtime == Runtime::Python);
+    let py = choose_python(args, needs_python).map_err(RunError::Usage)?;
+    let timeout = Duration::from_secs_f64(args.timeout);
+
+    let mut report = crate::output::Report::new(out, args.json, args.repeat, &cases_labels(&cases));
+    report.header()?;
+    for p in &cases {
+        let mut records = Vec::with_capacity(args.repeat as usize);
+        for _ in 0..args.repeat {
+            let r = run_one(p, &py, timeout);
+            report.record(&r)?;
+            records.push(r);
+        }
+        report.case(&records)?;
+    }
+    Ok(report.footer()?)
+}
+
+fn cases_labels(cases: &[Planned<'_>]) -> Vec<(String, String)> {
+    cases
+        .iter()
+        .map(|c| (c.scenario.spec.id.clone(), c.variant.id.clone()))
+        .collect()
+}
+
+/// Why `repro run` stopped.
+#[derive(Debug)]
+pub enum RunError {
+    /// Nothing ran: the command line was wrong.
+    Usage(Usage),
+    /// Writing the report failed.
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for RunError {
+    fn from(e: std::io::Error) -> Self {
+        RunError::Io(e)
+    }
+}
+
+/// The exit code for a set of records.
+pub fn exit_code(records: &[Record]) -> u8 {
+    let wrong = records
+        .iter()
+        .any(|r| r.verdict.is_conclusive() && r.as_expected == Some(false));
+    let inconclusive = records.iter().any(|r| !r.verdict.is_conclusive());
+    if wrong {
+        exit::NOT_AS_EXPECTED
+    } else if inconclusive {
+        exit::COULD_NOT_RUN
+    } else {
+        exit::OK
+    }
+}

@@ -1,0 +1,120 @@
+"""Forking on purpose, and reading /proc, from a scenario process.
+
+Mirrors crates/harness/src/fork.rs and procfs.rs:
+
+* ``fork_child(fn)``: the child sets PR_SET_PDEATHSIG (it dies with its
+  parent), runs ``fn`` and always leaves through ``os._exit`` in ``finally``;
+  the returned ``ForkedChild`` kills and reaps the child if it is not waited
+  for.
+* ``Event``: a one-shot pipe named for what it signals. ``wait`` returns when
+  the peer notifies, and raises as soon as the peer is gone (EOF), so no step
+  waits on a clock.
+* ``epoll_targets(pid, fd)``: the fds registered in an epoll instance, from
+  the ``tfd:`` lines of /proc/<pid>/fdinfo/<fd>.
+"""
+
+import ctypes
+import os
+import signal
+import sys
+import traceback
+
+_PR_SET_PDEATHSIG = 1
+try:
+    _libc = ctypes.CDLL(None, use_errno=True)
+except OSError:  # not glibc-like: PDEATHSIG is a nicety, the supervisor's group kill remains
+    _libc = None
+
+
+class PeerGone(Exception):
+    """The other process exited before signalling an event."""
+
+
+class Event(object):
+    def __init__(self, name):
+        self.name = name
+        self._r, self._w = os.pipe()
+
+    def notify(self):
+        os.close(self._r)
+        try:
+            os.write(self._w, b"!")
+        finally:
+            os.close(self._w)
+
+    def wait(self):
+        os.close(self._w)
+        try:
+            while True:
+                try:
+                    data = os.read(self._r, 1)
+                    break
+                except InterruptedError:  # pragma: no cover (PEP 475 retries)
+                    continue
+        finally:
+            os.close(self._r)
+        if not data:
+            raise PeerGone("the other process was gone before %r" % self.name)
+
+
+class ForkedChild(object):
+    def __init__(self, pid):
+        self.pid = pid
+        self._reaped = False
+
+    def wait(self):
+        """Reaps the child; returns a description of how it ended."""
+        _, status = os.waitpid(self.pid, 0)
+        self._reaped = True
+        return describe_status(status)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if not self._reaped:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except OSError:
+                pass
+            os.waitpid(self.pid, 0)
+            self._reaped = True
+        return False
+
+
+def describe_status(status):
+    if os.WIFSIGNALED(status):
+        return "killed by signal %d" % os.WTERMSIG(status)
+    return "exit code %d" % os.WEXITSTATUS(status)
+
+
+def fork_child(fn):
+    """Forks; the child runs ``fn()`` and exits with its return value (0 for
+    None, 101 if it raised). Returns a ForkedChild in the parent."""
+    parent = os.getpid()
+    pid = os.fork()
+    if pid:
+        return ForkedChild(pid)
+    code = 70
+    try:
+        if _libc is not None:
+            _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() == parent:
+            code = fn() or 0
+    except BaseException:
+        traceback.print_exc(file=sys.stderr)
+        code = 101
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def epoll_targets(pid, fd):
+    """[(tfd, events)] for each registration in epoll fd ``fd`` of ``pid``."""
+    out = []
+    with open("/proc/%d/fdinfo/%d" % (pid, fd)) as f:
+        for line in f:
+            words = line.split()
+            if len(words) >= 4 and words[0] == "tfd:" and words[2] == "events:":
+                out.append((int(words[1]), int(words[3], 16)))
+    return out

@@ -1,0 +1,90 @@
+"""The verdict record, Python side.
+
+The schema is the Rust type ``harness::record::Record``
+(crates/harness/src/record.rs); the integration tests parse every record
+printed here with it, strictly. This module builds the same object and checks
+the same rules before printing, so a mistake shows here first.
+"""
+
+import os
+import platform
+import re
+import sys
+
+_KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+#: The verdicts a scenario process may give itself. The supervisor adds
+#: hung, crashed, skipped and error.
+MISBEHAVED = "misbehaved"
+BEHAVED = "behaved"
+ERROR = "error"
+SKIPPED = "skipped"
+
+
+class Observation(object):
+    """What a scenario saw: the symptom (None if the bug did not show) and the
+    evidence. The verdict follows from the symptom alone, so it cannot be
+    stated apart from what was observed."""
+
+    def __init__(self):
+        self.symptom = None
+        self.evidence = []
+
+    def note(self, item):
+        self.evidence.append(item)
+        return self
+
+
+def interpreter(overrides=None):
+    info = {
+        "version": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "executable": sys.executable,
+    }
+    info.update(overrides or {})
+    return info
+
+
+def build(scenario, runtime, variant, elapsed_ms, observation=None,
+          verdict=None, reason=None, python=None):
+    """The record for one run: from an Observation, or an explicit
+    error/skipped verdict with its reason."""
+    if observation is not None:
+        verdict = MISBEHAVED if observation.symptom else BEHAVED
+        symptom, evidence = observation.symptom, list(observation.evidence)
+    else:
+        symptom, evidence = None, []
+    record = {
+        "scenario": scenario,
+        "runtime": runtime,
+        "variant": variant,
+        "verdict": verdict,
+        "symptom": symptom,
+        "evidence": evidence,
+        "reason": reason,
+        "python": python,
+        "kernel": os.uname()[2],
+        "elapsed_ms": round(float(elapsed_ms), 3),
+    }
+    validate(record)
+    return record
+
+
+def validate(record):
+    """The invariants of Record::validate; raises ValueError."""
+    for key in ("scenario", "variant"):
+        if not _KEBAB.match(record[key]):
+            raise ValueError("%s %r is not a kebab-case id" % (key, record[key]))
+    verdict, symptom = record["verdict"], record["symptom"]
+    if verdict not in (MISBEHAVED, BEHAVED, ERROR, SKIPPED):
+        raise ValueError("a scenario cannot give verdict %r" % verdict)
+    if symptom is not None and not _KEBAB.match(symptom):
+        raise ValueError("symptom %r is not a kebab-case id" % symptom)
+    if verdict == MISBEHAVED and symptom is None:
+        raise ValueError("a misbehaved verdict must name its symptom")
+    if verdict == BEHAVED and symptom is not None:
+        raise ValueError("a behaved verdict cannot carry a symptom")
+    if verdict in (MISBEHAVED, BEHAVED) and not record["evidence"]:
+        raise ValueError("a %s verdict needs evidence" % verdict)
+    if verdict in (ERROR, SKIPPED) and not record["reason"]:
+        raise ValueError("a %s verdict needs a reason" % verdict)

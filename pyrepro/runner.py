@@ -1,0 +1,56 @@
+"""Runs one case and turns what it saw into a verdict record.
+
+Used by ``python -m pyrepro run`` and, embedded, by crates/pyhost
+(``run_case_json``). The clock starts here, after the interpreter and the
+scenario module are loaded: ``elapsed_ms`` is the scenario's own time.
+"""
+
+import importlib
+import json
+import time
+import traceback
+
+from pyrepro import SCENARIOS, record
+
+
+class UsageError(Exception):
+    pass
+
+
+def load(scenario):
+    try:
+        name = SCENARIOS[scenario]
+    except KeyError:
+        raise UsageError("unknown scenario %r (known: %s)"
+                         % (scenario, ", ".join(sorted(SCENARIOS))))
+    return importlib.import_module(name)
+
+
+def variant_fn(scenario, variant):
+    module = load(scenario)
+    try:
+        return module.VARIANTS[variant]
+    except KeyError:
+        raise UsageError("scenario %r has no python variant %r (known: %s)"
+                         % (scenario, variant, ", ".join(module.VARIANTS)))
+
+
+def run_case(scenario, variant, runtime="python", interpreter=None):
+    """The record (a dict) for one run of ``scenario``/``variant``."""
+    fn = variant_fn(scenario, variant)
+    python = record.interpreter(interpreter)
+    start = time.perf_counter()
+    try:
+        observation = fn()
+    except Exception as e:
+        elapsed = (time.perf_counter() - start) * 1000.0
+        reason = "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc(limit=4))
+        return record.build(scenario, runtime, variant, elapsed,
+                            verdict=record.ERROR, reason=reason, python=python)
+    elapsed = (time.perf_counter() - start) * 1000.0
+    return record.build(scenario, runtime, variant, elapsed,
+                        observation=observation, python=python)
+
+
+def run_case_json(scenario, variant, runtime="python", interpreter=None):
+    return json.dumps(run_case(scenario, variant, runtime, interpreter))

@@ -1,0 +1,213 @@
+"""shared-epoll (seed 01): an epoll instance created before fork() is shared.
+
+Symptom: tornado 4 logs ``KeyError: 16`` from ``self._handlers[fd]`` in
+``IOLoop.start``; under asyncio there is no error, the parent's loop just
+burns a core.
+
+Cause: fork() duplicates the epoll *fd*, not the epoll instance. When the
+child registers an fd of its own, the registration lands in the instance the
+parent waits on, and the parent's next poll returns an fd it never
+registered. tornado 4 looks it up in its handler table (KeyError). asyncio's
+selector drops it, but epoll is level-triggered, so the fd is reported again
+at once, and again: the loop spins.
+
+Fix: create the loop (and its epoll) after the fork, in each process. In
+each pair below the variants differ in the one line marked ``FIX``.
+
+Variants:
+  broken / fixed                  tornado 4's shape (MiniIOLoop below)
+  broken-asyncio / fixed-asyncio  a real asyncio loop
+
+No clock decides anything. The child registers its fd, makes it readable and
+notifies ``child_registered``; only then does the parent look, and it looks
+without blocking: a zero-timeout poll (tornado shape), or, before each
+blocking select of the asyncio loop, a zero-timeout check of whether its
+epoll fd has anything to report (if not, the loop is idle and the probe stops
+it there).
+"""
+
+import asyncio
+import os
+import select
+import socket
+import time
+
+from pyrepro.proc import Event, epoll_targets, fork_child
+from pyrepro.record import Observation
+
+UNKNOWN_FD_EVENT = "unknown-fd-event"
+BUSY_LOOP = "busy-loop"
+
+#: How many wake-ups for nothing the asyncio probe lets the loop make before
+#: stopping it: enough to show it never settles.
+SPIN_LIMIT = 50
+
+
+class MiniIOLoop(object):
+    """tornado 4's PollIOLoop, reduced to what the bug needs."""
+
+    def __init__(self):
+        self._impl = select.epoll()
+        self._handlers = {}
+
+    def add_handler(self, fd, handler):
+        self._handlers[fd] = handler
+        self._impl.register(fd, select.EPOLLIN)
+
+    def poll_once(self, timeout):
+        """One iteration of IOLoop.start."""
+        for fd, events in self._impl.poll(timeout):
+            # tornado/ioloop.py: fd_obj, handler_func = self._handlers[fd]
+            handler = self._handlers[fd]
+            handler(fd, events)
+
+
+def _listener():
+    """The parent's own fd, as in the story: a listening socket on loopback."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    return s
+
+
+def _child_registers_in(child_loop_factory, add_reader, events):
+    """The child's side: register a socket of its own in the loop the factory
+    gives, make it readable, tell the parent, and stay alive (so the fd stays
+    registered) until the parent has looked."""
+    child_registered, parent_polled = events
+
+    def child():
+        child_loop = child_loop_factory()
+        tx, rx = socket.socketpair()
+        add_reader(child_loop, rx.fileno())
+        tx.send(b"x")
+        child_registered.notify()
+        parent_polled.wait()
+
+    return child
+
+
+def _evidence_of_epoll(obs, epfd, own_fds):
+    tfds = sorted(t for t, _ in epoll_targets(os.getpid(), epfd))
+    obs.note({"parent_registered_fds": sorted(own_fds)})
+    obs.note({"parent_epoll_fdinfo_tfds": tfds})
+    return tfds
+
+
+def tornado_shape(fixed):
+    obs = Observation()
+    parent_loop = MiniIOLoop()
+    listener = _listener()
+    parent_loop.add_handler(listener.fileno(), lambda fd, events: None)
+    child_registered = Event("child_registered")
+    parent_polled = Event("parent_polled")
+
+    def child_loop():
+        # FIX: the child creates its own loop instead of using the inherited one.
+        return MiniIOLoop() if fixed else parent_loop
+
+    child = _child_registers_in(
+        child_loop, lambda lp, fd: lp.add_handler(fd, lambda fd, ev: None),
+        (child_registered, parent_polled))
+    with fork_child(child) as forked:
+        child_registered.wait()
+        try:
+            parent_loop.poll_once(0)
+            obs.note("parent's poll(timeout=0) after the child registered: "
+                     "no event without a handler")
+        except KeyError as e:
+            obs.symptom = UNKNOWN_FD_EVENT
+            obs.note("parent's poll returned fd %s, which has no handler: "
+                     "KeyError: %s from self._handlers[fd]" % (e.args[0], e.args[0]))
+        _evidence_of_epoll(obs, parent_loop._impl.fileno(), parent_loop._handlers)
+        parent_polled.notify()
+        obs.note("child: %s" % forked.wait())
+    listener.close()
+    return obs
+
+
+class SpinProbe(object):
+    """Wraps an asyncio loop's selector to see whether the loop spins.
+
+    Before each select() the probe asks, without blocking, whether the loop's
+    epoll fd has anything to report. If not, the select would block: the loop
+    is idle, as it should be, and the probe stops it there. If so, it lets the
+    select run and counts the times a select that was allowed to sleep
+    (timeout None or > 0) came back with no events for the loop: wake-ups for
+    nothing.
+    """
+
+    def __init__(self, loop):
+        self.loop = loop
+        self.selector = loop._selector
+        self.real_select = self.selector.select
+        self.selector.select = self.select
+        self.wakeups_for_nothing = 0
+        self.went_idle = False
+        self.unknown_fds = set()
+
+    def select(self, timeout=None):
+        epfd = self.selector.fileno()
+        if not select.select([epfd], [], [], 0)[0]:
+            self.went_idle = True
+            self.loop.stop()
+            return []
+        ready = self.real_select(timeout)
+        if not ready and (timeout is None or timeout > 0):
+            self.wakeups_for_nothing += 1
+            raw = self.selector._selector.poll(0)
+            self.unknown_fds.update(fd for fd, _ in raw)
+            if self.wakeups_for_nothing >= SPIN_LIMIT:
+                self.loop.stop()
+        return ready
+
+
+def asyncio_shape(fixed):
+    obs = Observation()
+    parent_loop = asyncio.new_event_loop()
+    listener = _listener()
+    listener.setblocking(False)
+    parent_loop.add_reader(listener.fileno(), lambda: None)
+    child_registered = Event("child_registered")
+    parent_polled = Event("parent_polled")
+
+    def child_loop():
+        # FIX: the child creates its own loop instead of using the inherited one.
+        return asyncio.new_event_loop() if fixed else parent_loop
+
+    child = _child_registers_in(
+        child_loop, lambda lp, fd: lp.add_reader(fd, lambda: None),
+        (child_registered, parent_polled))
+    with fork_child(child) as forked:
+        child_registered.wait()
+        probe = SpinProbe(parent_loop)
+        cpu_before = time.process_time()
+        parent_loop.run_forever()
+        cpu_ms = (time.process_time() - cpu_before) * 1000.0
+        if probe.wakeups_for_nothing:
+            obs.symptom = BUSY_LOOP
+            obs.note("parent's loop woke up %d times in a row with nothing to do "
+                     "(stopped by the probe; it never went idle)"
+                     % probe.wakeups_for_nothing)
+            obs.note("the raw epoll kept reporting fd(s) %s, unknown to the "
+                     "parent's selector, which drops them"
+                     % sorted(probe.unknown_fds))
+            obs.note({"parent_cpu_ms": round(cpu_ms, 1)})
+        else:
+            obs.note("parent's loop went idle at once: its epoll had nothing "
+                     "to report after the child registered")
+        own = [key.fd for key in parent_loop._selector.get_map().values()]
+        _evidence_of_epoll(obs, parent_loop._selector.fileno(), own)
+        parent_polled.notify()
+        obs.note("child: %s" % forked.wait())
+    parent_loop.close()
+    listener.close()
+    return obs
+
+
+VARIANTS = {
+    "broken": lambda: tornado_shape(fixed=False),
+    "fixed": lambda: tornado_shape(fixed=True),
+    "broken-asyncio": lambda: asyncio_shape(fixed=False),
+    "fixed-asyncio": lambda: asyncio_shape(fixed=True),
+}

@@ -1,0 +1,96 @@
+//! One schema on both sides. Every record the tests see is parsed with the
+//! strict Rust type (util::Ran::records); here, the Python side's own checks
+//! and the agreement between pyrepro and scenario.toml.
+
+use harness::python::default_python;
+use harness::record::Runtime;
+use harness::spec::Spec;
+use std::process::Command;
+
+fn python() -> Command {
+    let mut cmd = Command::new(default_python().expect("a python3 for the tests"));
+    harness::python::scrub_env(&mut cmd);
+    cmd.env("PYTHONPATH", env!("CARGO_MANIFEST_DIR"))
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    cmd
+}
+
+#[test]
+fn pyrepro_variants_are_the_specs_python_variants() {
+    let out = python()
+        .args(["-m", "pyrepro", "list", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/shared-epoll/scenario.toml"
+    );
+    let spec = Spec::parse(path, &std::fs::read_to_string(path).unwrap()).unwrap();
+    let from_spec: Vec<&str> = spec
+        .variants_for(Runtime::Python)
+        .map(|v| v.id.as_str())
+        .collect();
+    let from_python: Vec<&str> = listed["shared-epoll"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(from_python, from_spec);
+}
+
+#[test]
+fn python_side_rejects_what_the_rust_side_rejects() {
+    let script = r#"
+from pyrepro import record
+bad = [
+    dict(observation=None, verdict="misbehaved"),           # no symptom
+    dict(observation=None, verdict="hung"),                 # supervisor-only verdict
+    dict(observation=None, verdict="error"),                # no reason
+]
+for kw in bad:
+    try:
+        record.build("shared-epoll", "python", "broken", 1.0, **kw)
+    except ValueError as e:
+        print("rejected:", e)
+    else:
+        print("ACCEPTED", kw)
+obs = record.Observation()
+obs.symptom = "Not_Kebab"
+obs.note("x")
+try:
+    record.build("shared-epoll", "python", "broken", 1.0, observation=obs)
+except ValueError as e:
+    print("rejected:", e)
+"#;
+    let out = python().args(["-c", script]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(text.matches("rejected:").count(), 4, "{text}");
+    assert!(!text.contains("ACCEPTED"), "{text}");
+}
+
+#[test]
+fn scenario_environment_is_controlled() {
+    // What the user's shell exports must not reach the scenario process.
+    let ran = crate::util::repro_env(
+        &[
+            "run",
+            "shared-epoll",
+            "--runtime",
+            "python",
+            "--variant",
+            "broken",
+            "--json",
+        ],
+        &[
+            ("PYTHONWARNINGS", "error"),
+            ("PYTHONPATH", "/nonexistent"),
+            ("PYTHONHOME", "/nonexistent"),
+        ],
+    );
+    let r = ran.record();
+    assert_eq!(r.as_expected, Some(true), "{}", ran.show());
+}

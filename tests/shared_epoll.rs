@@ -1,0 +1,153 @@
+//! shared-epoll (seed 01): an epoll instance created before fork() is
+//! shared with the child. https://github.com/tornadoweb/tornado/issues/2078
+
+use crate::util::{evidence_list, evidence_says, repro};
+use harness::record::{Runtime, Verdict};
+use harness::spec::Spec;
+use rstest::rstest;
+
+const SPEC_PATH: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/crates/shared-epoll/scenario.toml"
+);
+
+fn spec() -> Spec {
+    Spec::parse(SPEC_PATH, &std::fs::read_to_string(SPEC_PATH).unwrap()).unwrap()
+}
+
+/// Every case below, and nothing else, is in scenario.toml: a variant added
+/// there without a test here fails.
+const CASES: &[(&str, &str)] = &[
+    ("rust", "broken"),
+    ("rust", "fixed"),
+    ("python", "broken"),
+    ("python", "fixed"),
+    ("python", "broken-asyncio"),
+    ("python", "fixed-asyncio"),
+    ("embedded", "broken"),
+    ("embedded", "fixed"),
+    ("embedded", "broken-asyncio"),
+    ("embedded", "fixed-asyncio"),
+];
+
+#[test]
+fn the_test_matrix_is_the_spec_matrix() {
+    let spec = spec();
+    let mut from_spec: Vec<(String, String)> = Runtime::ALL
+        .iter()
+        .flat_map(|&rt| {
+            spec.variants_for(rt)
+                .map(move |v| (rt.as_str().to_owned(), v.id.clone()))
+        })
+        .collect();
+    let mut here: Vec<(String, String)> = CASES
+        .iter()
+        .map(|(r, v)| (r.to_string(), v.to_string()))
+        .collect();
+    from_spec.sort();
+    here.sort();
+    assert_eq!(here, from_spec);
+}
+
+#[rstest]
+#[case::rust_broken("rust", "broken")]
+#[case::rust_fixed("rust", "fixed")]
+#[case::python_broken("python", "broken")]
+#[case::python_fixed("python", "fixed")]
+#[case::python_broken_asyncio("python", "broken-asyncio")]
+#[case::python_fixed_asyncio("python", "fixed-asyncio")]
+#[case::embedded_broken("embedded", "broken")]
+#[case::embedded_fixed("embedded", "fixed")]
+#[case::embedded_broken_asyncio("embedded", "broken-asyncio")]
+#[case::embedded_fixed_asyncio("embedded", "fixed-asyncio")]
+fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
+    let ran = repro(&[
+        "run",
+        "shared-epoll",
+        "--runtime",
+        runtime,
+        "--variant",
+        variant,
+        "--json",
+    ]);
+    let r = ran.record();
+    let show = ran.show();
+    let want = spec().variant(variant).unwrap().expect;
+
+    // The verdict the scenario observed, and what scenario.toml expects.
+    assert_eq!(r.verdict, want, "{show}");
+    assert_eq!(r.as_expected, Some(true), "{show}");
+    assert_eq!(ran.code(), Some(0), "{show}");
+    assert_eq!(r.runtime.as_str(), runtime);
+    assert_eq!(r.variant, variant);
+
+    // The evidence: what the parent's epoll holds beyond what it registered.
+    let registered = evidence_list(&r, "parent_registered_fds");
+    let tfds = evidence_list(&r, "parent_epoll_fdinfo_tfds");
+    let foreign: Vec<i64> = tfds
+        .iter()
+        .copied()
+        .filter(|t| !registered.contains(t))
+        .collect();
+    assert!(registered.iter().all(|fd| tfds.contains(fd)), "{show}");
+    match (want, variant.ends_with("asyncio")) {
+        (Verdict::Misbehaved, false) => {
+            assert_eq!(r.symptom.as_deref(), Some("unknown-fd-event"), "{show}");
+            assert_eq!(
+                foreign.len(),
+                1,
+                "the child's fd in the parent's epoll{show}"
+            );
+            let fd = foreign[0];
+            assert!(
+                evidence_says(&r, &format!("returned fd {fd}, which has no handler")),
+                "{show}"
+            );
+        }
+        (Verdict::Misbehaved, true) => {
+            assert_eq!(r.symptom.as_deref(), Some("busy-loop"), "{show}");
+            assert_eq!(foreign.len(), 1, "{show}");
+            assert!(evidence_says(&r, "woke up 50 times"), "{show}");
+            assert!(evidence_says(&r, &format!("[{}]", foreign[0])), "{show}");
+        }
+        (Verdict::Behaved, _) => {
+            assert_eq!(r.symptom, None, "{show}");
+            assert!(foreign.is_empty(), "only the parent's own fds{show}");
+        }
+        (other, _) => panic!("unexpected expectation {other}"),
+    }
+    assert!(evidence_says(&r, "child: exit code 0"), "{show}");
+
+    // The interpreter that ran it, as it reports itself.
+    match r.runtime {
+        Runtime::Rust => assert!(r.python.is_none()),
+        Runtime::Python => assert!(r.python.as_ref().unwrap().library.is_none()),
+        Runtime::Embedded => {
+            let py = r.python.as_ref().unwrap();
+            let major_minor: Vec<&str> = py.version.split('.').take(2).collect();
+            let lib = py
+                .library
+                .as_deref()
+                .expect("embedded reports its libpython");
+            assert!(
+                lib.contains(&format!("libpython{}", major_minor.join("."))),
+                "{lib} is not Python {}{show}",
+                py.version
+            );
+            assert!(py.executable.ends_with("/repro"), "{show}");
+        }
+    }
+}
+
+#[test]
+fn demo_prints_every_case_as_expected() {
+    let ran = repro(&["run", "all"]);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    let out = ran.stdout();
+    assert_eq!(out.matches(" ✓").count(), CASES.len(), "{}", ran.show());
+    assert!(
+        out.contains("10 run(s): 10 as expected, 0 not as expected"),
+        "{}",
+        ran.show()
+    );
+}

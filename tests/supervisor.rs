@@ -1,0 +1,104 @@
+//! The supervisor's guarantees, each by name, through the hidden `fixture`
+//! scenario (REPRO_FIXTURES=1): a process that hangs, crashes, leaks a child
+//! or prints garbage is reported as such, and nothing is left behind.
+
+use crate::util::{Ran, alive, repro_env};
+use harness::record::{Record, Verdict};
+
+fn fixture(variant: &str, timeout: &str) -> Ran {
+    repro_env(
+        &[
+            "run",
+            "fixture",
+            "--runtime",
+            "rust",
+            "--variant",
+            variant,
+            "--json",
+            "--timeout",
+            timeout,
+        ],
+        &[("REPRO_FIXTURES", "1")],
+    )
+}
+
+/// The pids the supervisor reported under `key` ("hung" or "leaked").
+fn reported_pids(r: &Record, key: &str) -> Vec<i64> {
+    r.evidence
+        .iter()
+        .filter_map(|e| e.get(key)?.get("pid")?.as_i64())
+        .collect()
+}
+
+#[test]
+fn hung_group_is_reported_hung_killed_and_reaped() {
+    let ran = fixture("hang", "1");
+    let r = ran.record();
+    let show = ran.show();
+    assert_eq!(r.verdict, Verdict::Hung, "{show}");
+    assert_eq!(ran.code(), Some(3), "{show}");
+    // It waited for the deadline it was given (1 s), not the default (10 s).
+    let wall = r.wall_ms.unwrap();
+    assert!((1000.0..5000.0).contains(&wall), "wall {wall} ms{show}");
+    // Both the scenario process and its forked child were caught blocked...
+    let pids = reported_pids(&r, "hung");
+    assert_eq!(pids.len(), 2, "{show}");
+    for e in &r.evidence {
+        if let Some(s) = e.get("hung") {
+            assert_eq!(s["state"], "S", "blocked, not running{show}");
+        }
+    }
+    // ...and neither is left, not even as a zombie.
+    for pid in pids {
+        assert!(!alive(pid), "pid {pid} left behind{show}");
+    }
+}
+
+#[test]
+fn death_by_signal_is_reported_crashed() {
+    let ran = fixture("crash", "10");
+    let r = ran.record();
+    assert_eq!(r.verdict, Verdict::Crashed, "{}", ran.show());
+    assert_eq!(
+        r.reason.as_deref(),
+        Some("killed by SIGABRT"),
+        "{}",
+        ran.show()
+    );
+    assert_eq!(ran.code(), Some(3));
+}
+
+#[test]
+fn child_left_behind_is_a_reported_leak_and_is_reaped() {
+    let ran = fixture("leak", "10");
+    let r = ran.record();
+    let show = ran.show();
+    assert_eq!(r.verdict, Verdict::Error, "{show}");
+    assert!(
+        r.reason
+            .as_deref()
+            .unwrap()
+            .contains("left 1 process(es) behind"),
+        "{show}"
+    );
+    let pids = reported_pids(&r, "leaked");
+    assert_eq!(pids.len(), 1, "{show}");
+    assert!(!alive(pids[0]), "{show}");
+}
+
+#[test]
+fn output_that_is_not_a_record_is_an_error() {
+    let ran = fixture("garbage", "10");
+    let r = ran.record();
+    assert_eq!(r.verdict, Verdict::Error, "{}", ran.show());
+    assert!(r.reason.unwrap().contains("not a verdict record"));
+    assert_eq!(ran.code(), Some(3));
+}
+
+#[test]
+fn fixtures_are_hidden_by_default() {
+    let ran = repro_env(&["list"], &[]);
+    assert!(!ran.stdout().contains("fixture"), "{}", ran.show());
+    let ran = repro_env(&["run", "fixture"], &[]);
+    assert_eq!(ran.code(), Some(2), "{}", ran.show());
+}

@@ -1,0 +1,17 @@
+// One integration-test binary. Every test spawns `repro` (or an
+// interpreter); none forks inside the test process.
+
+// Running repro, parsing its records, showing everything on failure.
+mod util;
+
+// shared-epoll: runtime x variant, verdict, symptom and evidence.
+mod shared_epoll;
+
+// The supervisor's guarantees, end to end: hung, crashed, leaked, garbage.
+mod supervisor;
+
+// Every usage error: message and exit code 2.
+mod usage;
+
+// One schema on both sides; pyrepro and scenario.toml agree.
+mod schema;

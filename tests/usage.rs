@@ -1,0 +1,113 @@
+//! Every usage error: a message that says what was wrong and what is valid,
+//! and exit code 2, with nothing run.
+
+use crate::util::{Ran, repro};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+fn assert_usage(ran: &Ran, needles: &[&str]) {
+    assert_eq!(ran.code(), Some(2), "{}", ran.show());
+    assert!(ran.stdout().is_empty(), "nothing ran{}", ran.show());
+    for n in needles {
+        assert!(ran.stderr().contains(n), "stderr lacks {n:?}{}", ran.show());
+    }
+}
+
+#[test]
+fn unknown_scenario_lists_the_valid_ones() {
+    assert_usage(
+        &repro(&["run", "shared-epol"]),
+        &["unknown scenario \"shared-epol\"", "shared-epoll", "all"],
+    );
+}
+
+#[test]
+fn unknown_runtime_lists_the_valid_ones() {
+    assert_usage(
+        &repro(&["run", "all", "--runtime", "jython"]),
+        &["unknown runtime \"jython\"", "rust, python, embedded, all"],
+    );
+}
+
+#[test]
+fn unknown_variant_lists_the_valid_ones() {
+    assert_usage(
+        &repro(&["run", "shared-epoll", "--variant", "fixd"]),
+        &[
+            "no variant \"fixd\"",
+            "broken, fixed, broken-asyncio, fixed-asyncio",
+        ],
+    );
+}
+
+#[test]
+fn variant_missing_from_the_runtime() {
+    assert_usage(
+        &repro(&[
+            "run",
+            "shared-epoll",
+            "--runtime",
+            "rust",
+            "--variant",
+            "broken-asyncio",
+        ]),
+        &["no case matches", "broken-asyncio", "rust"],
+    );
+}
+
+#[test]
+fn python_that_does_not_exist() {
+    assert_usage(
+        &repro(&["run", "shared-epoll", "--python", "/nonexistent/python3"]),
+        &["--python /nonexistent/python3", "No such file"],
+    );
+}
+
+fn script(dir: &Path, name: &str, body: &str, mode: u32) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn python_that_is_not_executable_not_python_or_too_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = script(dir.path(), "plain", "", 0o644);
+    assert_usage(
+        &repro(&["run", "shared-epoll", "--python", &plain]),
+        &[&plain, "not executable"],
+    );
+    let not_python = script(dir.path(), "notpy", "#!/bin/sh\necho hello\n", 0o755);
+    assert_usage(
+        &repro(&["run", "shared-epoll", "--python", &not_python]),
+        &[&not_python, "not a Python interpreter"],
+    );
+    let old = script(dir.path(), "python3.5", "#!/bin/sh\necho 3.5.10\n", 0o755);
+    assert_usage(
+        &repro(&["run", "shared-epoll", "--python", &old]),
+        &[&old, "Python 3.5.10 is too old", "3.6+"],
+    );
+    assert_usage(
+        &repro(&[
+            "run",
+            "shared-epoll",
+            "--python",
+            dir.path().to_str().unwrap(),
+        ]),
+        &["not a file"],
+    );
+}
+
+#[test]
+fn bad_timeout_and_repeat() {
+    assert_usage(&repro(&["run", "all", "--timeout", "0"]), &["--timeout 0"]);
+    assert_usage(&repro(&["run", "all", "--timeout", "soon"]), &["soon"]);
+    assert_usage(&repro(&["run", "all", "--repeat", "0"]), &["--repeat"]);
+}
+
+#[test]
+fn no_subcommand_or_unknown_flag() {
+    assert_usage(&repro(&[]), &["Usage"]);
+    assert_usage(&repro(&["run", "all", "--jsonn"]), &["--jsonn"]);
+}

@@ -1,0 +1,98 @@
+//! Helpers: run `repro`, parse its JSON records strictly, and on failure
+//! show the command, the status, stdout and stderr.
+
+use harness::record::Record;
+use std::process::Output;
+
+/// A finished `repro` invocation.
+pub struct Ran {
+    pub cmd: String,
+    pub output: Output,
+}
+
+impl Ran {
+    pub fn code(&self) -> Option<i32> {
+        self.output.status.code()
+    }
+
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.output.stdout).into_owned()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+
+    /// Everything, for an assertion message.
+    pub fn show(&self) -> String {
+        format!(
+            "\n--- command\n{}\n--- status\n{}\n--- stdout\n{}\n--- stderr\n{}",
+            self.cmd,
+            self.output.status,
+            self.stdout(),
+            self.stderr()
+        )
+    }
+
+    /// Every stdout line parsed as a record, with the strict schema check.
+    pub fn records(&self) -> Vec<Record> {
+        self.stdout()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| {
+                Record::from_json_line(l)
+                    .unwrap_or_else(|e| panic!("{e}\nline: {l}{}", self.show()))
+            })
+            .collect()
+    }
+
+    /// The one record of a one-case run.
+    pub fn record(&self) -> Record {
+        let mut all = self.records();
+        assert_eq!(all.len(), 1, "expected one record{}", self.show());
+        all.remove(0)
+    }
+}
+
+/// Runs `repro` with `args` and extra environment `env`.
+pub fn repro_env(args: &[&str], env: &[(&str, &str)]) -> Ran {
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_repro"));
+    cmd.args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let output = cmd.output().expect("spawn repro");
+    Ran {
+        cmd: format!("{env:?} repro {}", args.join(" ")),
+        output,
+    }
+}
+
+/// Runs `repro` with `args`.
+pub fn repro(args: &[&str]) -> Ran {
+    repro_env(args, &[])
+}
+
+/// The fd lists the shared-epoll evidence names, by key.
+pub fn evidence_list(r: &Record, key: &str) -> Vec<i64> {
+    r.evidence
+        .iter()
+        .find_map(|e| e.get(key))
+        .and_then(|v| v.as_array())
+        .unwrap_or_else(|| panic!("no {key} in the evidence of {r:#?}"))
+        .iter()
+        .map(|v| v.as_i64().expect("an fd"))
+        .collect()
+}
+
+/// Whether any evidence string contains `needle`.
+pub fn evidence_says(r: &Record, needle: &str) -> bool {
+    r.evidence
+        .iter()
+        .any(|e| e.as_str().is_some_and(|s| s.contains(needle)))
+}
+
+/// Whether a process with this pid exists (zombies included).
+pub fn alive(pid: i64) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}

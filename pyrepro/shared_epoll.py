@@ -126,6 +126,17 @@ def tornado_shape(fixed):
     return obs
 
 
+def raw_events(epfd):
+    """What the epoll instance behind ``epfd`` reports right now, unfiltered.
+    Polls a duplicate of the fd (same instance; public API on 3.6+), so the
+    selector's private attributes are never touched."""
+    raw = select.epoll.fromfd(os.dup(epfd))
+    try:
+        return raw.poll(0)
+    finally:
+        raw.close()
+
+
 class SpinProbe(object):
     """Wraps an asyncio loop's selector to see whether the loop spins.
 
@@ -155,8 +166,7 @@ class SpinProbe(object):
         ready = self.real_select(timeout)
         if not ready and (timeout is None or timeout > 0):
             self.wakeups_for_nothing += 1
-            raw = self.selector._selector.poll(0)
-            self.unknown_fds.update(fd for fd, _ in raw)
+            self.unknown_fds.update(fd for fd, _ in raw_events(epfd))
             if self.wakeups_for_nothing >= SPIN_LIMIT:
                 self.loop.stop()
         return ready

@@ -94,3 +94,34 @@ fn scenario_environment_is_controlled() {
     let r = ran.record();
     assert_eq!(r.as_expected, Some(true), "{}", ran.show());
 }
+
+#[test]
+fn embedded_refuses_a_libpython_it_was_not_built_for() {
+    // Find the libpython an embedded run maps, copy it elsewhere, and make
+    // the loader prefer the copy (LD_LIBRARY_PATH outranks the rpath): the
+    // same bytes, from a directory the binary was not built for.
+    let args = [
+        "run",
+        "shared-epoll",
+        "--runtime",
+        "embedded",
+        "--variant",
+        "fixed",
+        "--json",
+    ];
+    let good = crate::util::repro(&args).record();
+    let lib = std::path::PathBuf::from(good.python.unwrap().library.expect("library"));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&lib, dir.path().join(lib.file_name().unwrap())).unwrap();
+    let ld = dir.path().to_str().unwrap();
+    let ran = crate::util::repro_env(&args, &[("LD_LIBRARY_PATH", ld)]);
+    let r = ran.record();
+    assert_eq!(r.verdict, harness::record::Verdict::Error, "{}", ran.show());
+    let reason = r.reason.unwrap_or_default();
+    assert!(
+        reason.contains(ld) && reason.contains("built against"),
+        "{}",
+        ran.show()
+    );
+    assert_eq!(ran.code(), Some(3), "{}", ran.show());
+}

@@ -13,6 +13,9 @@ fn main() {
         "cargo:rustc-env=PYHOST_PYTHON_LIBDIR={}",
         config.lib_dir().unwrap_or("")
     );
+    // For this crate's own test binary; the `repro` binary's build script
+    // adds the same rpath for itself.
+    pyo3_build_config::add_libpython_rpath_link_args();
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
     println!("cargo:rerun-if-env-changed=PYO3_CONFIG_FILE");
 }

@@ -211,3 +211,26 @@ pub fn run_case(root: &Path, scenario: &str, variant: &str) -> Record {
         Err(e) => error(e.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn another_version_is_refused_with_both_named() {
+        let e = check_interpreter("2.7.18", None).unwrap_err();
+        assert!(e.contains("2.7.18") && e.contains(BUILT_FOR.version), "{e}");
+    }
+
+    #[test]
+    fn same_version_from_another_directory_is_refused() {
+        if BUILT_FOR.lib_dir.is_empty() {
+            return; // a static libpython cannot be swapped at load time
+        }
+        let running = format!("{}.0", BUILT_FOR.version);
+        let elsewhere = Path::new("/nonexistent/libpython.so");
+        let e = check_interpreter(&running, Some(elsewhere)).unwrap_err();
+        assert!(e.contains("/nonexistent/libpython.so"), "{e}");
+        assert!(e.contains(BUILT_FOR.lib_dir), "{e}");
+    }
+}

@@ -25,6 +25,7 @@ pub struct Report<'o> {
     repeat: u32,
     scenario_w: usize,
     variant_w: usize,
+    verdict_w: usize,
     records: Vec<Record>,
 }
 
@@ -43,6 +44,12 @@ impl<'o> Report<'o> {
             repeat,
             scenario_w: w(|l| l.0.len(), 8),
             variant_w: w(|l| l.1.len(), 7),
+            // `misbehaved 100/100` with --repeat, `misbehaved` without.
+            verdict_w: if repeat > 1 {
+                VERDICT_W + 2 + 2 * repeat.to_string().len()
+            } else {
+                VERDICT_W
+            },
             records: Vec::new(),
         }
     }
@@ -57,7 +64,7 @@ impl<'o> Report<'o> {
             "MS"
         };
         let line = format!(
-            "{:sw$}  {:RUNTIME_W$}  {:vw$}  {:VERDICT_W$}  {:SYMPTOM_W$}  {:10}  {last}",
+            "{:sw$}  {:RUNTIME_W$}  {:vw$}  {:dw$}  {:SYMPTOM_W$}  {:10}  {last}",
             "SCENARIO",
             "RUNTIME",
             "VARIANT",
@@ -66,6 +73,7 @@ impl<'o> Report<'o> {
             "EXPECTED",
             sw = self.scenario_w,
             vw = self.variant_w,
+            dw = self.verdict_w,
         );
         self.out.line(&line)
     }
@@ -123,7 +131,7 @@ impl<'o> Report<'o> {
             (_, None) => "?".to_owned(),
         };
         let line = format!(
-            "{:sw$}  {:RUNTIME_W$}  {:vw$}  {:VERDICT_W$}  {:SYMPTOM_W$}  {:10}  {last}",
+            "{:sw$}  {:RUNTIME_W$}  {:vw$}  {:dw$}  {:SYMPTOM_W$}  {:10}  {last}",
             r.scenario,
             r.runtime.as_str(),
             r.variant,
@@ -132,14 +140,16 @@ impl<'o> Report<'o> {
             mark,
             sw = self.scenario_w,
             vw = self.variant_w,
+            dw = self.verdict_w,
         );
         self.out.line(line.trim_end())
     }
 
     fn details(&mut self, r: &Record) -> io::Result<()> {
         if let Some(reason) = &r.reason {
-            for l in reason.lines() {
-                self.out.line(&format!("      reason: {l}"))?;
+            for (i, l) in reason.lines().enumerate() {
+                let label = if i == 0 { "reason:" } else { "       " };
+                self.out.line(&format!("      {label} {l}"))?;
             }
         }
         for e in &r.evidence {

@@ -1,7 +1,7 @@
 # repro: see README.md. `make demo` runs every case; `make test` is the suite.
 CARGO ?= cargo
 
-.PHONY: help setup demo test lint nextest clean
+.PHONY: help setup demo test lint nextest stress clean
 
 help:
 	@echo "make setup    install what a fresh machine lacks (idempotent)"
@@ -9,6 +9,7 @@ help:
 	@echo "make test     setup, then the whole test suite"
 	@echo "make lint     rustfmt and clippy, warnings as errors"
 	@echo "make nextest  the suite under cargo-nextest (leaks fail)"
+	@echo "make stress   every case N times (N=100) with every core busy"
 
 setup:
 	@ci/setup.sh
@@ -25,6 +26,9 @@ lint:
 
 nextest: setup
 	$(CARGO) nextest run --workspace
+
+stress: setup
+	@ci/stress.sh
 
 clean:
 	$(CARGO) clean

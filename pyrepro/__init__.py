@@ -17,4 +17,5 @@ The same code runs inside an embedded CPython (crates/pyhost) through
 #: scenario id -> module name. The variants are each module's ``VARIANTS``.
 SCENARIOS = {
     "shared-epoll": "pyrepro.shared_epoll",
+    "signal-wakeup-fd": "pyrepro.signal_wakeup_fd",
 }

@@ -11,6 +11,7 @@ Mirrors crates/harness/src/fork.rs and procfs.rs:
   waits on a clock.
 * ``epoll_targets(pid, fd)``: the fds registered in an epoll instance, from
   the ``tfd:`` lines of /proc/<pid>/fdinfo/<fd>.
+* ``proc_state(pid)``: state, wchan and syscall of a process, as evidence.
 """
 
 import ctypes
@@ -88,25 +89,68 @@ def describe_status(status):
     return "exit code %d" % os.WEXITSTATUS(status)
 
 
+def die_with_parent():
+    """PR_SET_PDEATHSIG(SIGKILL): this process dies when its parent does.
+    For children not made by fork_child (multiprocessing workers)."""
+    if _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
 def fork_child(fn):
     """Forks; the child runs ``fn()`` and exits with its return value (0 for
-    None, 101 if it raised). Returns a ForkedChild in the parent."""
+    None, SystemExit's code, 101 if it raised anything else). Returns a
+    ForkedChild in the parent."""
     parent = os.getpid()
     pid = os.fork()
     if pid:
         return ForkedChild(pid)
     code = 70
     try:
-        if _libc is not None:
-            _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        die_with_parent()
         if os.getppid() == parent:
             code = fn() or 0
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except BaseException:
         traceback.print_exc(file=sys.stderr)
         code = 101
     finally:
         sys.stderr.flush()
         os._exit(code)
+
+
+def proc_state(pid):
+    """Where a process is, from /proc: "state S, wchan pipe_read, syscall 0"."""
+    def read(name):
+        try:
+            with open("/proc/%d/%s" % (pid, name)) as f:
+                return f.read().strip()
+        except OSError:
+            return "?"
+    stat = read("stat")
+    state = stat[stat.rfind(")") + 2:].split(" ", 1)[0] if ")" in stat else "?"
+    return "state %s, wchan %s, syscall %s" % (
+        state, read("wchan") or "0", read("syscall").split(" ", 1)[0])
+
+
+def stop_multiprocessing_tracker():
+    """Stops and reaps the helper process the spawn start method starts
+    (resource_tracker on 3.8+, semaphore_tracker before). Left alone, it
+    exits only after it sees its pipe close, so it would outlive the
+    scenario: a leak the supervisor reports."""
+    try:
+        from multiprocessing import resource_tracker as mod
+        tracker = mod._resource_tracker
+    except ImportError:  # 3.6, 3.7
+        from multiprocessing import semaphore_tracker as mod
+        tracker = mod._semaphore_tracker
+    stop = getattr(tracker, "_stop", None)
+    if stop is not None:
+        stop()  # closes the pipe, then waitpid()
+    elif tracker._pid is not None:
+        os.close(tracker._fd)
+        os.waitpid(tracker._pid, 0)
+        tracker._fd = tracker._pid = None
 
 
 def epoll_targets(pid, fd):

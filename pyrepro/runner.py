@@ -36,9 +36,15 @@ def variant_fn(scenario, variant):
 
 
 def run_case(scenario, variant, runtime="python", interpreter=None):
-    """The record (a dict) for one run of ``scenario``/``variant``."""
+    """The record (a dict) for one run of ``scenario``/``variant``.
+
+    A scenario module may define ``prepare(variant)``: set-up that is not
+    the scenario (importing asyncio, say), run before the clock starts."""
     fn = variant_fn(scenario, variant)
     python = record.interpreter(interpreter)
+    prepare = getattr(load(scenario), "prepare", None)
+    if prepare is not None:
+        prepare(variant)
     start = time.perf_counter()
     try:
         observation = fn()

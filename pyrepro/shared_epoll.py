@@ -22,8 +22,8 @@ No clock decides anything. The child registers its fd, makes it readable and
 notifies ``child_registered``; only then does the parent look, and it looks
 without blocking: a zero-timeout poll (tornado shape), or, before each
 blocking select of the asyncio loop, a zero-timeout check of whether its
-epoll fd has anything to report (if not, the loop is idle and the probe stops
-it there).
+epoll fd has anything to report (pyrepro.aio.LoopProbe: if not, the loop is
+idle and the probe stops it there).
 """
 
 import asyncio
@@ -32,6 +32,7 @@ import select
 import socket
 import time
 
+from pyrepro.aio import LoopProbe
 from pyrepro.proc import Event, epoll_targets, fork_child
 from pyrepro.record import Observation
 
@@ -126,52 +127,6 @@ def tornado_shape(fixed):
     return obs
 
 
-def raw_events(epfd):
-    """What the epoll instance behind ``epfd`` reports right now, unfiltered.
-    Polls a duplicate of the fd (same instance; public API on 3.6+), so the
-    selector's private attributes are never touched."""
-    raw = select.epoll.fromfd(os.dup(epfd))
-    try:
-        return raw.poll(0)
-    finally:
-        raw.close()
-
-
-class SpinProbe(object):
-    """Wraps an asyncio loop's selector to see whether the loop spins.
-
-    Before each select() the probe asks, without blocking, whether the loop's
-    epoll fd has anything to report. If not, the select would block: the loop
-    is idle, as it should be, and the probe stops it there. If so, it lets the
-    select run and counts the times a select that was allowed to sleep
-    (timeout None or > 0) came back with no events for the loop: wake-ups for
-    nothing.
-    """
-
-    def __init__(self, loop):
-        self.loop = loop
-        self.selector = loop._selector
-        self.real_select = self.selector.select
-        self.selector.select = self.select
-        self.wakeups_for_nothing = 0
-        self.went_idle = False
-        self.unknown_fds = set()
-
-    def select(self, timeout=None):
-        epfd = self.selector.fileno()
-        if not select.select([epfd], [], [], 0)[0]:
-            self.went_idle = True
-            self.loop.stop()
-            return []
-        ready = self.real_select(timeout)
-        if not ready and (timeout is None or timeout > 0):
-            self.wakeups_for_nothing += 1
-            self.unknown_fds.update(fd for fd, _ in raw_events(epfd))
-            if self.wakeups_for_nothing >= SPIN_LIMIT:
-                self.loop.stop()
-        return ready
-
-
 def asyncio_shape(fixed):
     obs = Observation()
     parent_loop = asyncio.new_event_loop()
@@ -190,9 +145,9 @@ def asyncio_shape(fixed):
         (child_registered, parent_polled))
     with fork_child(child) as forked:
         child_registered.wait()
-        probe = SpinProbe(parent_loop)
+        probe = LoopProbe(parent_loop, spin_limit=SPIN_LIMIT)
         cpu_before = time.process_time()
-        parent_loop.run_forever()
+        probe.run()
         cpu_ms = (time.process_time() - cpu_before) * 1000.0
         if probe.wakeups_for_nothing:
             obs.symptom = BUSY_LOOP

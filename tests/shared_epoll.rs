@@ -1,19 +1,9 @@
 //! shared-epoll (seed 01): an epoll instance created before fork() is
 //! shared with the child. https://github.com/tornadoweb/tornado/issues/2078
 
-use crate::util::{evidence_list, evidence_says, repro};
+use crate::util::{assert_cases_are_the_spec, evidence_list, evidence_says, repro, run_case, spec};
 use harness::record::{Runtime, Verdict};
-use harness::spec::Spec;
 use rstest::rstest;
-
-const SPEC_PATH: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/crates/shared-epoll/scenario.toml"
-);
-
-fn spec() -> Spec {
-    Spec::parse(SPEC_PATH, &std::fs::read_to_string(SPEC_PATH).unwrap()).unwrap()
-}
 
 /// Every case below, and nothing else, is in scenario.toml: a variant added
 /// there without a test here fails.
@@ -32,21 +22,7 @@ const CASES: &[(&str, &str)] = &[
 
 #[test]
 fn the_test_matrix_is_the_spec_matrix() {
-    let spec = spec();
-    let mut from_spec: Vec<(String, String)> = Runtime::ALL
-        .iter()
-        .flat_map(|&rt| {
-            spec.variants_for(rt)
-                .map(move |v| (rt.as_str().to_owned(), v.id.clone()))
-        })
-        .collect();
-    let mut here: Vec<(String, String)> = CASES
-        .iter()
-        .map(|(r, v)| (r.to_string(), v.to_string()))
-        .collect();
-    from_spec.sort();
-    here.sort();
-    assert_eq!(here, from_spec);
+    assert_cases_are_the_spec("shared-epoll", CASES);
 }
 
 #[rstest]
@@ -61,18 +37,9 @@ fn the_test_matrix_is_the_spec_matrix() {
 #[case::embedded_broken_asyncio("embedded", "broken-asyncio")]
 #[case::embedded_fixed_asyncio("embedded", "fixed-asyncio")]
 fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
-    let ran = repro(&[
-        "run",
-        "shared-epoll",
-        "--runtime",
-        runtime,
-        "--variant",
-        variant,
-        "--json",
-    ]);
-    let r = ran.record();
+    let (ran, r) = run_case("shared-epoll", runtime, variant, &[]);
     let show = ran.show();
-    let want = spec().variant(variant).unwrap().expect;
+    let want = spec("shared-epoll").variant(variant).unwrap().expect;
 
     // The verdict the scenario observed, and what scenario.toml expects.
     assert_eq!(r.verdict, want, "{show}");

@@ -7,6 +7,9 @@ mod util;
 // shared-epoll: runtime x variant, verdict, symptom and evidence.
 mod shared_epoll;
 
+// signal-wakeup-fd: the same, with expectations by interpreter version.
+mod signal_wakeup_fd;
+
 // The supervisor's guarantees, end to end: hung, crashed, leaked, garbage.
 mod supervisor;
 

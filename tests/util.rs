@@ -1,7 +1,8 @@
 //! Helpers: run `repro`, parse its JSON records strictly, and on failure
 //! show the command, the status, stdout and stderr.
 
-use harness::record::Record;
+use harness::record::{Record, Runtime};
+use harness::spec::Spec;
 use std::process::Output;
 
 /// A finished `repro` invocation.
@@ -95,4 +96,58 @@ pub fn evidence_says(r: &Record, needle: &str) -> bool {
 /// Whether a process with this pid exists (zombies included).
 pub fn alive(pid: i64) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// A scenario's parsed `scenario.toml`.
+pub fn spec(id: &str) -> Spec {
+    let path = format!("{}/crates/{id}/scenario.toml", env!("CARGO_MANIFEST_DIR"));
+    Spec::parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// Asserts that `cases` (runtime, variant) is exactly the spec's matrix, so
+/// a variant added to scenario.toml without a test case fails.
+pub fn assert_cases_are_the_spec(id: &str, cases: &[(&str, &str)]) {
+    let spec = spec(id);
+    let mut from_spec: Vec<(String, String)> = Runtime::ALL
+        .iter()
+        .flat_map(|&rt| {
+            spec.variants_for(rt)
+                .map(move |v| (rt.as_str().to_owned(), v.id.clone()))
+        })
+        .collect();
+    let mut here: Vec<(String, String)> = cases
+        .iter()
+        .map(|(r, v)| (r.to_string(), v.to_string()))
+        .collect();
+    from_spec.sort();
+    here.sort();
+    assert_eq!(
+        here, from_spec,
+        "the test cases of {id} are not its scenario.toml"
+    );
+}
+
+/// Runs one case with `--json`; returns the run and its record.
+pub fn run_case(scenario: &str, runtime: &str, variant: &str, extra: &[&str]) -> (Ran, Record) {
+    let mut args = vec![
+        "run",
+        scenario,
+        "--runtime",
+        runtime,
+        "--variant",
+        variant,
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let ran = repro(&args);
+    let record = ran.record();
+    (ran, record)
+}
+
+/// A number the evidence names, by key.
+pub fn evidence_number(r: &Record, key: &str) -> i64 {
+    r.evidence
+        .iter()
+        .find_map(|e| e.get(key)?.as_i64())
+        .unwrap_or_else(|| panic!("no number {key} in the evidence of {r:#?}"))
 }

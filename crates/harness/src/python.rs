@@ -54,39 +54,158 @@ fn is_executable_file(p: &Path) -> bool {
 /// returns its `major.minor.micro` version.
 ///
 /// # Errors
-/// A message that names the path and what is wrong with it: missing, not a
-/// file, not executable, not Python, too old.
+/// A message that starts with the path and says what is wrong with it:
+/// missing, not a file, not executable, not Python, too old.
 pub fn check(path: &Path) -> Result<String, String> {
     let shown = path.display();
-    let meta = path
-        .metadata()
-        .map_err(|e| format!("--python {shown}: {e}"))?;
+    let meta = path.metadata().map_err(|e| format!("{shown}: {e}"))?;
     if !meta.is_file() {
-        return Err(format!("--python {shown}: not a file"));
+        return Err(format!("{shown}: not a file"));
     }
     if meta.permissions().mode() & 0o111 == 0 {
-        return Err(format!("--python {shown}: not executable"));
+        return Err(format!("{shown}: not executable"));
     }
     let mut cmd = Command::new(path);
     scrub_env(&mut cmd);
     cmd.args(["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]);
     let finished = crate::supervisor::run(cmd, Duration::from_secs(10))
-        .map_err(|e| format!("--python {shown}: cannot run it: {e}"))?;
+        .map_err(|e| format!("{shown}: cannot run it: {e}"))?;
     let version = finished.stdout.trim();
     let parsed = crate::spec::parse_version(version).filter(|v| v.len() == 3);
     match (finished.exit, parsed) {
         (crate::supervisor::Exit::Code(0), Some(v)) => {
             if (v[0], v[1]) < MIN_VERSION {
                 Err(format!(
-                    "--python {shown}: Python {version} is too old (pyrepro needs {}.{}+)",
+                    "{shown}: Python {version} is too old (pyrepro needs {}.{}+)",
                     MIN_VERSION.0, MIN_VERSION.1
                 ))
             } else {
                 Ok(version.to_owned())
             }
         }
-        _ => Err(format!("--python {shown}: not a Python interpreter")),
+        _ => Err(format!("{shown}: not a Python interpreter")),
     }
+}
+
+/// pyenv's shim directory: scripts that run whichever version pyenv has
+/// selected, and fail for the others.
+fn pyenv_shims() -> Option<PathBuf> {
+    let root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".pyenv")))?;
+    Some(root.join("shims"))
+}
+
+/// An interpreter that passed [`check`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// How it was named (a `PATH` entry, a pyenv version, …).
+    pub path: PathBuf,
+    /// `major.minor.micro`.
+    pub version: String,
+}
+
+/// A candidate that was dropped, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    /// The candidate.
+    pub path: PathBuf,
+    /// Why it cannot be used (the message of [`check`], or a duplicate).
+    pub why: String,
+}
+
+/// Every Python interpreter this machine has: `extra` (e.g. `--python`),
+/// `$REPRO_PYTHONS` (colon-separated), every `python3.X` on `PATH`, every
+/// pyenv version under `$PYENV_ROOT/versions` (or `~/.pyenv/versions`), and
+/// Debian's `/usr/bin/python3.*`. Deduplicated by real path, each checked;
+/// sorted by version.
+pub fn discover(extra: &[PathBuf]) -> (Vec<Found>, Vec<Dropped>) {
+    // Named explicitly: always checked, even a pyenv shim.
+    let mut named: Vec<PathBuf> = extra.to_vec();
+    if let Some(list) = std::env::var_os("REPRO_PYTHONS") {
+        named.extend(std::env::split_paths(&list).filter(|p| !p.as_os_str().is_empty()));
+    }
+    let mut candidates: Vec<PathBuf> = named.clone();
+    let versioned = |dir: &Path| -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                name.is_some_and(|n| {
+                    n.strip_prefix("python3.")
+                        .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                })
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            candidates.extend(versioned(&dir));
+        }
+    }
+    if let Some(root) = pyenv_shims().and_then(|s| s.parent().map(Path::to_owned)) {
+        let mut versions: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin").join("python3")))
+            .filter(|p| p.exists())
+            .collect();
+        versions.sort();
+        candidates.extend(versions);
+    }
+    candidates.extend(versioned(Path::new("/usr/bin")));
+
+    let shims = pyenv_shims();
+    let mut unique: Vec<(PathBuf, PathBuf)> = Vec::new(); // (real path, as named)
+    let mut dropped = Vec::new();
+    for path in candidates {
+        let scanned = !named.contains(&path);
+        if scanned && shims.as_deref().is_some_and(|dir| path.starts_with(dir)) {
+            let why = "a pyenv shim (pyenv versions are found directly)".to_owned();
+            dropped.push(Dropped { path, why });
+            continue;
+        }
+        let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if unique.iter().any(|(_, named)| *named == path) {
+            continue; // the very same name twice (say, in PATH and /usr/bin)
+        }
+        match unique.iter().find(|(r, _)| *r == real) {
+            Some((_, first)) => {
+                let why = format!("the same interpreter as {}", first.display());
+                dropped.push(Dropped { path, why });
+            }
+            None => unique.push((real, path)),
+        }
+    }
+    // Each check starts an interpreter: do them side by side.
+    let checked: Vec<(PathBuf, Result<String, String>)> = std::thread::scope(|s| {
+        let handles: Vec<_> = unique
+            .into_iter()
+            .map(|(_, path)| {
+                s.spawn(move || {
+                    let result = check(&path);
+                    (path, result)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("check thread"))
+            .collect()
+    });
+    let mut found: Vec<Found> = Vec::new();
+    for (path, result) in checked {
+        match result {
+            Ok(version) => found.push(Found { path, version }),
+            Err(why) => dropped.push(Dropped { path, why }),
+        }
+    }
+    found.sort_by_key(|f| crate::spec::parse_version(&f.version));
+    (found, dropped)
 }
 
 #[cfg(test)]
@@ -111,5 +230,20 @@ mod tests {
                 .unwrap_err()
                 .contains("not a Python")
         );
+    }
+
+    #[test]
+    fn discovery_deduplicates_and_explains() {
+        let default = default_python().expect("a python3 on PATH");
+        let dir = tempfile::tempdir().unwrap();
+        let alias = dir.path().join("python3.99");
+        std::os::unix::fs::symlink(std::fs::canonicalize(&default).unwrap(), &alias).unwrap();
+        let (found, dropped) = discover(&[default.clone(), default.clone(), alias.clone()]);
+        assert_eq!(found.iter().filter(|f| f.path == default).count(), 1);
+        assert!(!found.iter().any(|f| f.path == alias));
+        let why = &dropped.iter().find(|d| d.path == alias).unwrap().why;
+        assert!(why.contains("the same interpreter as"), "{why}");
+        let (_, dropped) = discover(&["/bin/true".into()]);
+        assert!(dropped.iter().any(|d| d.why.contains("not a Python")));
     }
 }

@@ -23,7 +23,7 @@
 //! [[variant.when]]          # an override, first match wins
 //! python = ">=3.99"         # and/or: runtime = "embedded"
 //! expect = "behaved"
-//! because = "https://github.com/python/cpython/issues/…"
+//! because = "what changed: https://github.com/python/cpython/issues/…"
 //! ```
 
 use crate::record::{Expected, Runtime, Verdict, is_kebab_id};
@@ -87,7 +87,8 @@ pub struct Override {
     /// The symptom in that case.
     #[serde(default)]
     pub symptom: Option<String>,
-    /// Why: the upstream change, with its link.
+    /// Why: the upstream change, with its link (an `https://` URL is
+    /// required: an expectation that changes without a reference is a guess).
     pub because: String,
 }
 
@@ -140,6 +141,13 @@ impl Spec {
             check_expectation(&at, v.expect, v.symptom.as_deref())?;
             for o in &v.when {
                 check_expectation(&at, o.expect, o.symptom.as_deref())?;
+                if !o.because.contains("https://") {
+                    return Err(format!(
+                        "{at}: key `because`: an override must link the upstream change that \
+                         explains it (an https:// URL), got {:?}",
+                        o.because
+                    ));
+                }
                 if let Some(range) = &o.python {
                     VersionRange::parse(range).map_err(|e| format!("{at}: key `python`: {e}"))?;
                 }
@@ -297,13 +305,13 @@ about = "a"
 [[variant.when]]
 python = ">=3.12"
 expect = "behaved"
-because = "fixed upstream"
+because = "fixed upstream: https://example.org/issue/1"
 
 [[variant.when]]
 runtime = "rust"
 expect = "misbehaved"
 symptom = "rust-boom"
-because = "rust says it differently"
+because = "rust says it differently: https://example.org/issue/2"
 
 [[variant]]
 id = "fixed"
@@ -346,6 +354,16 @@ about = "b"
         let msg = Spec::parse("x.toml", &bad).unwrap_err().to_string();
         assert!(
             msg.contains("variant `broken`: key `symptom` missing"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn an_override_without_an_upstream_link_is_refused() {
+        let bad = SPEC.replace("fixed upstream: https://example.org/issue/1", "trust me");
+        let msg = Spec::parse("x.toml", &bad).unwrap_err().to_string();
+        assert!(
+            msg.contains("key `because`") && msg.contains("trust me"),
             "{msg}"
         );
     }

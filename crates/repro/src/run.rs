@@ -102,7 +102,7 @@ struct PythonChoice {
 
 fn choose_python(args: &RunArgs, needed: bool) -> Result<PythonChoice, Usage> {
     if let Some(path) = &args.python {
-        let version = python::check(path).map_err(Usage)?;
+        let version = python::check(path).map_err(|e| Usage(format!("--python {e}")))?;
         return Ok(PythonChoice {
             path: Ok(path.clone()),
             version: Some(version),

@@ -1,0 +1,262 @@
+"""signal-wakeup-fd (seed 02): a forked child's SIGTERM runs the parent's handler.
+
+Symptom: an aiohttp service terminates a worker process (the client went
+away), and the whole web server shuts down. strace shows no SIGTERM to the
+server; aiohttp's run_app nevertheless raised GracefulExit from its SIGTERM
+handler.
+
+Cause: ``loop.add_signal_handler`` calls ``signal.set_wakeup_fd(csock)``:
+from then on CPython's C-level signal handler writes the number of every
+signal it catches into that socket, and the loop reads the other end to
+dispatch handlers. A ``fork`` child inherits the C-level state (the wakeup
+fd, and the no-op Python handler asyncio installed) and the socket itself.
+When the parent terminates the child, the *child's* handler writes byte 15
+into the socket the *parent's* loop reads, and the parent runs its own
+SIGTERM handler. Setting a handler of your own in the child (the story's
+worker did) does not help: the wakeup fd is separate state. And a child that
+sets nothing keeps asyncio's no-op handler, so ``terminate()`` does not even
+kill it.
+
+Upstream: CPython 3.12 resets the wakeup fd in a forked child, from an at-fork
+hook that ``asyncio.events`` registers when it is imported (gh-66285). The
+hook does not reset the handlers, so a child that sets none still ignores
+``terminate()``.
+
+Fix: in the child, ``signal.set_wakeup_fd(-1)`` and reset SIGTERM and SIGINT
+to SIG_DFL (the story's pool initializer); or start the child with
+``spawn``. The lines marked ``FIX`` are the whole difference in each pair.
+
+Variants:
+  broken / fixed / fixed-spawn   asyncio parent, multiprocessing child that
+                                 sets its own SIGTERM handler (the story)
+  broken-noop                    the child sets no handler: it keeps asyncio's
+  broken-raw / fixed-raw         no asyncio at all: signal.set_wakeup_fd and
+                                 os.fork (asyncio must not even be imported:
+                                 on 3.12+ its at-fork hook would hide the bug)
+
+How it decides, without a clock: the child reports ready; the parent sends
+SIGTERM, then a ping on the child's pipe. The signal is already pending when
+the ping is written, so the child handles it first: either it dies or exits
+(the parent sees EOF) or it survives and echoes the ping (terminate was
+ignored). Then the child is reaped (killed first if it survived), and only
+then a non-blocking read of the parent's wakeup socket says whether a signal
+byte is there, and the parent's loop runs until idle to see whether its
+handler runs.
+"""
+
+import os
+import signal
+import socket
+import sys
+
+from pyrepro.proc import die_with_parent, fork_child, proc_state, stop_multiprocessing_tracker
+from pyrepro.record import Observation
+
+PARENT_HANDLER_RAN = "parent-handler-ran"
+TERMINATE_IGNORED = "terminate-ignored"
+FOREIGN_WAKEUP_BYTE = "foreign-wakeup-byte"
+
+
+def reset_inherited_signal_state():
+    """The fix, as the story's pool initializer did it."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def exit_on_sigterm(signum, frame):
+    """The story's worker: on SIGTERM, clean up (kill its pexpect child),
+    then exit."""
+    sys.exit(0)
+
+
+def worker(conn, own_handler, fix):
+    """The child process: report ready, then echo pings until the pipe
+    closes. ``conn`` is a multiprocessing Connection."""
+    die_with_parent()
+    if fix:
+        # FIX: forget the parent's wakeup fd and signal handlers.
+        reset_inherited_signal_state()
+    if own_handler:
+        signal.signal(signal.SIGTERM, exit_on_sigterm)
+    conn.send_bytes(b"ready")
+    while True:
+        try:
+            msg = conn.recv_bytes()
+        except EOFError:
+            return
+        conn.send_bytes(msg)
+
+
+class ParentSignals(object):
+    """Counts SIGTERMs the parent itself receives, by wrapping the
+    Python-level handler already installed (asyncio's no-op, or the raw
+    variant's own) without changing what it does."""
+
+    def __init__(self):
+        self.received = 0
+        inner = signal.getsignal(signal.SIGTERM)
+
+        def counting(signum, frame):
+            self.received += 1
+            if callable(inner):
+                inner(signum, frame)
+
+        signal.signal(signal.SIGTERM, counting)
+
+
+def terminate_and_probe(obs, pid, terminate, conn):
+    """Sends SIGTERM through ``terminate()``, then a ping. Returns True if
+    the child survived (it echoed the ping), False if it is gone (EOF)."""
+    terminate()
+    try:
+        conn.send_bytes(b"ping")
+        echoed = conn.recv_bytes() == b"ping"
+    except (EOFError, OSError):
+        echoed = False
+    if echoed:
+        obs.note("child %d survived terminate(): it answered a ping sent after "
+                 "the SIGTERM (%s)" % (pid, proc_state(pid)))
+    return echoed
+
+
+def peek_wakeup(sock):
+    try:
+        return list(bytearray(sock.recv(4096, socket.MSG_PEEK)))
+    except (BlockingIOError, InterruptedError):
+        return []
+
+
+def asyncio_case(start_method, own_handler, fix):
+    import asyncio
+    import multiprocessing
+
+    from pyrepro.aio import LoopProbe
+
+    obs = Observation()
+    loop = asyncio.new_event_loop()
+    handler_ran = []
+    loop.add_signal_handler(signal.SIGTERM, lambda: handler_ran.append(signal.SIGTERM))
+    parent = ParentSignals()
+    ctx = multiprocessing.get_context(start_method)
+    parent_conn, child_conn = ctx.Pipe()
+    proc = ctx.Process(target=worker, args=(child_conn, own_handler, fix))
+    proc.start()
+    child_conn.close()
+    try:
+        if parent_conn.recv_bytes() != b"ready":
+            raise RuntimeError("the child did not report ready")
+        survived = terminate_and_probe(obs, proc.pid, proc.terminate, parent_conn)
+        if survived:
+            os.kill(proc.pid, signal.SIGKILL)  # Process.kill() is 3.7+
+        parent_conn.close()
+        proc.join()
+    finally:
+        if proc.exitcode is None:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.join()
+        if start_method != "fork":
+            stop_multiprocessing_tracker()
+    obs.note("child %d (%s start method): exit code %s%s"
+             % (proc.pid, start_method, proc.exitcode,
+                " (killed with SIGKILL after it ignored SIGTERM)" if survived else ""))
+
+    wakeup = peek_wakeup(loop._ssock)
+    LoopProbe(loop).run()
+    obs.note({"parent_wakeup_socket_bytes": wakeup})
+    obs.note({"parent_sigterm_handler_ran": len(handler_ran)})
+    obs.note({"parent_received_sigterm": parent.received})
+    if handler_ran and not parent.received:
+        obs.symptom = PARENT_HANDLER_RAN
+        obs.note("the parent's asyncio SIGTERM handler ran %d time(s), yet the "
+                 "parent received no SIGTERM: byte %s came from the child"
+                 % (len(handler_ran), wakeup))
+    elif survived:
+        obs.symptom = TERMINATE_IGNORED
+    loop.remove_signal_handler(signal.SIGTERM)
+    loop.close()
+    return obs
+
+
+def raw_case(fix):
+    if "asyncio" in sys.modules:
+        raise RuntimeError("asyncio is imported: on 3.12+ its at-fork hook resets "
+                           "the wakeup fd, so this would not be the raw form")
+    obs = Observation()
+    wakeup_r, wakeup_w = socket.socketpair()
+    wakeup_r.setblocking(False)
+    wakeup_w.setblocking(False)
+    signal.set_wakeup_fd(wakeup_w.fileno())
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    parent = ParentSignals()
+    parent_end, child_end = socket.socketpair()
+
+    def child():
+        parent_end.close()
+        conn = _SocketConn(child_end)
+        worker(conn, own_handler=True, fix=fix)
+
+    with fork_child(child) as forked:
+        child_end.close()
+        conn = _SocketConn(parent_end)
+        if conn.recv_bytes() != b"ready":
+            raise RuntimeError("the child did not report ready")
+        survived = terminate_and_probe(
+            obs, forked.pid, lambda: os.kill(forked.pid, signal.SIGTERM), conn)
+        if survived:
+            os.kill(forked.pid, signal.SIGKILL)
+        parent_end.close()
+        obs.note("child %d: %s" % (forked.pid, forked.wait()))
+    wakeup = peek_wakeup(wakeup_r)
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    obs.note({"parent_wakeup_socket_bytes": wakeup})
+    obs.note({"parent_received_sigterm": parent.received})
+    if wakeup and not parent.received:
+        obs.symptom = FOREIGN_WAKEUP_BYTE
+        obs.note("the parent's wakeup fd holds %s for signal(s) it never "
+                 "received: a loop reading it would dispatch them" % wakeup)
+    elif survived:
+        obs.symptom = TERMINATE_IGNORED
+    return obs
+
+
+class _SocketConn(object):
+    """The two Connection methods the worker uses, over a plain socket (the
+    raw variant forks with os.fork, not multiprocessing)."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    def send_bytes(self, data):
+        self.sock.sendall(bytes([len(data)]) + data)
+
+    def recv_bytes(self):
+        n = self.sock.recv(1)
+        if not n:
+            raise EOFError
+        data = b""
+        while len(data) < n[0]:
+            more = self.sock.recv(n[0] - len(data))
+            if not more:
+                raise EOFError
+            data += more
+        return data
+
+
+def prepare(variant):
+    """Imports what the variant needs before the clock starts. The raw
+    variants must not import asyncio at all (see raw_case)."""
+    if not variant.endswith("-raw"):
+        import asyncio  # noqa: F401
+        import multiprocessing  # noqa: F401
+
+
+VARIANTS = {
+    "broken": lambda: asyncio_case("fork", own_handler=True, fix=False),
+    "broken-noop": lambda: asyncio_case("fork", own_handler=False, fix=False),
+    "fixed": lambda: asyncio_case("fork", own_handler=True, fix=True),
+    "fixed-spawn": lambda: asyncio_case("spawn", own_handler=True, fix=False),
+    "broken-raw": lambda: raw_case(fix=False),
+    "fixed-raw": lambda: raw_case(fix=True),
+}

@@ -1,0 +1,161 @@
+//! signal-wakeup-fd (seed 02): a forked child's SIGTERM runs the parent's
+//! handler through the inherited wakeup fd.
+//! https://github.com/python/cpython/issues/66285
+
+use crate::util::{
+    alive, assert_cases_are_the_spec, evidence_list, evidence_number, evidence_says, repro,
+    run_case, spec,
+};
+use harness::record::{Record, Runtime, Verdict};
+use rstest::rstest;
+
+const ID: &str = "signal-wakeup-fd";
+
+const CASES: &[(&str, &str)] = &[
+    ("rust", "broken"),
+    ("rust", "fixed"),
+    ("python", "broken"),
+    ("python", "broken-noop"),
+    ("python", "fixed"),
+    ("python", "fixed-spawn"),
+    ("python", "broken-raw"),
+    ("python", "fixed-raw"),
+    ("embedded", "broken"),
+    ("embedded", "broken-noop"),
+    ("embedded", "fixed"),
+    ("embedded", "fixed-spawn"),
+    ("embedded", "broken-raw"),
+    ("embedded", "fixed-raw"),
+];
+
+#[test]
+fn the_test_matrix_is_the_spec_matrix() {
+    assert_cases_are_the_spec(ID, CASES);
+}
+
+/// The pids of the children the evidence names ("child 1234 ...").
+fn child_pids(r: &Record) -> Vec<i64> {
+    r.evidence
+        .iter()
+        .filter_map(|e| {
+            let rest = e.as_str()?.strip_prefix("child ")?;
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// What the interpreter under test should do, from scenario.toml (with its
+/// overrides by interpreter version), and the evidence that proves it.
+fn assert_expected_with_evidence(variant: &str, r: &Record, show: &str) {
+    let version = r.python.as_ref().map(|p| p.version.as_str());
+    let want = spec(ID)
+        .variant(variant)
+        .unwrap()
+        .expected(r.runtime, version);
+    assert_eq!(
+        (r.verdict, &r.symptom),
+        (want.verdict, &want.symptom),
+        "{show}"
+    );
+    assert_eq!(r.as_expected, Some(true), "{show}");
+
+    let bytes_key = match r.runtime {
+        Runtime::Rust => "parent_wakeup_pipe_bytes",
+        _ => "parent_wakeup_socket_bytes",
+    };
+    let bytes = evidence_list(r, bytes_key);
+    // The parent is never sent a signal; whatever its loop saw came from
+    // the child.
+    assert_eq!(evidence_number(r, "parent_received_sigterm"), 0, "{show}");
+    match want.symptom.as_deref() {
+        Some("parent-handler-ran") => {
+            assert_eq!(
+                bytes,
+                [15],
+                "byte 15 (SIGTERM) in the parent's wakeup fd{show}"
+            );
+            assert!(
+                evidence_number(r, "parent_sigterm_handler_ran") >= 1,
+                "{show}"
+            );
+        }
+        Some("foreign-wakeup-byte") => assert_eq!(bytes, [15], "{show}"),
+        Some("terminate-ignored") => {
+            assert!(bytes.is_empty(), "{show}");
+            assert!(evidence_says(r, "survived terminate()"), "{show}");
+        }
+        None => {
+            assert!(bytes.is_empty(), "nothing in the parent's wakeup fd{show}");
+            if r.runtime != Runtime::Rust || variant == "fixed" {
+                assert!(!evidence_says(r, "survived terminate()"), "{show}");
+            }
+        }
+        Some(other) => panic!("no evidence check for symptom {other}"),
+    }
+    if variant == "broken-noop" {
+        // Every interpreter: the inherited no-op handler swallows SIGTERM.
+        assert!(
+            evidence_says(r, "killed with SIGKILL after it ignored SIGTERM"),
+            "{show}"
+        );
+    }
+    // Every child is reaped, including the one that ignored terminate().
+    let pids = child_pids(r);
+    assert!(!pids.is_empty(), "{show}");
+    for pid in pids {
+        assert!(!alive(pid), "child {pid} left behind{show}");
+    }
+}
+
+#[rstest]
+#[case::rust_broken("rust", "broken")]
+#[case::rust_fixed("rust", "fixed")]
+#[case::python_broken("python", "broken")]
+#[case::python_broken_noop("python", "broken-noop")]
+#[case::python_fixed("python", "fixed")]
+#[case::python_fixed_spawn("python", "fixed-spawn")]
+#[case::python_broken_raw("python", "broken-raw")]
+#[case::python_fixed_raw("python", "fixed-raw")]
+#[case::embedded_broken("embedded", "broken")]
+#[case::embedded_broken_noop("embedded", "broken-noop")]
+#[case::embedded_fixed("embedded", "fixed")]
+#[case::embedded_fixed_spawn("embedded", "fixed-spawn")]
+#[case::embedded_broken_raw("embedded", "broken-raw")]
+#[case::embedded_fixed_raw("embedded", "fixed-raw")]
+fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
+    let (ran, r) = run_case(ID, runtime, variant, &[]);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    assert_expected_with_evidence(variant, &r, &ran.show());
+}
+
+/// Every interpreter this machine has (at least the default one), each
+/// against the expectations scenario.toml gives for its version: 3.12+
+/// shows the upstream fix, older ones the bug.
+#[test]
+fn every_interpreter_here_gives_its_expected_verdicts() {
+    let (found, _) = harness::python::discover(&[]);
+    let default = harness::python::default_python().expect("a python3");
+    let mut pythons: Vec<String> = found.iter().map(|f| f.path.display().to_string()).collect();
+    pythons.push(default.display().to_string());
+    let runs: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = pythons
+            .iter()
+            .map(|py| {
+                s.spawn(move || {
+                    let args = ["run", ID, "--runtime", "python", "--json", "--python", py];
+                    repro(&args)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for ran in &runs {
+        let records = ran.records();
+        assert_eq!(records.len(), 6, "{}", ran.show());
+        for r in &records {
+            assert_ne!(r.verdict, Verdict::Error, "{}", ran.show());
+            assert_expected_with_evidence(&r.variant, r, &ran.show());
+        }
+    }
+}

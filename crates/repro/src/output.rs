@@ -25,25 +25,34 @@ pub struct Report<'o> {
     repeat: u32,
     scenario_w: usize,
     variant_w: usize,
+    symptom_w: usize,
     verdict_w: usize,
     records: Vec<Record>,
 }
 
 const RUNTIME_W: usize = 8;
 const VERDICT_W: usize = 10;
-const SYMPTOM_W: usize = 16;
+
+/// The labels the table will show, to size its columns.
+pub struct Labels<'a> {
+    pub scenario: &'a str,
+    pub variant: &'a str,
+    /// Every symptom the case may show (its expectations, overrides too).
+    pub symptoms: Vec<&'a str>,
+}
 
 impl<'o> Report<'o> {
-    pub fn new(out: &'o mut Out, json: bool, repeat: u32, labels: &[(String, String)]) -> Self {
-        let w = |f: fn(&(String, String)) -> usize, min| {
+    pub fn new(out: &'o mut Out, json: bool, repeat: u32, labels: &[Labels<'_>]) -> Self {
+        let w = |f: fn(&Labels<'_>) -> usize, min: usize| {
             labels.iter().map(f).max().unwrap_or(0).max(min)
         };
         Report {
             out,
             json,
             repeat,
-            scenario_w: w(|l| l.0.len(), 8),
-            variant_w: w(|l| l.1.len(), 7),
+            scenario_w: w(|l| l.scenario.len(), 8),
+            variant_w: w(|l| l.variant.len(), 7),
+            symptom_w: w(|l| l.symptoms.iter().map(|s| s.len()).max().unwrap_or(0), 7),
             // `misbehaved 100/100` with --repeat, `misbehaved` without.
             verdict_w: if repeat > 1 {
                 VERDICT_W + 2 + 2 * repeat.to_string().len()
@@ -64,7 +73,7 @@ impl<'o> Report<'o> {
             "MS"
         };
         let line = format!(
-            "{:sw$}  {:RUNTIME_W$}  {:vw$}  {:dw$}  {:SYMPTOM_W$}  {:10}  {last}",
+            "{:sw$}  {:RUNTIME_W$}  {:vw$}  {:dw$}  {:yw$}  {:10}  {last}",
             "SCENARIO",
             "RUNTIME",
             "VARIANT",
@@ -73,6 +82,7 @@ impl<'o> Report<'o> {
             "EXPECTED",
             sw = self.scenario_w,
             vw = self.variant_w,
+            yw = self.symptom_w,
             dw = self.verdict_w,
         );
         self.out.line(&line)
@@ -131,7 +141,7 @@ impl<'o> Report<'o> {
             (_, None) => "?".to_owned(),
         };
         let line = format!(
-            "{:sw$}  {:RUNTIME_W$}  {:vw$}  {:dw$}  {:SYMPTOM_W$}  {:10}  {last}",
+            "{:sw$}  {:RUNTIME_W$}  {:vw$}  {:dw$}  {:yw$}  {:10}  {last}",
             r.scenario,
             r.runtime.as_str(),
             r.variant,
@@ -140,6 +150,7 @@ impl<'o> Report<'o> {
             mark,
             sw = self.scenario_w,
             vw = self.variant_w,
+            yw = self.symptom_w,
             dw = self.verdict_w,
         );
         self.out.line(line.trim_end())

@@ -3,7 +3,7 @@
 
 use crate::cli::RunArgs;
 use crate::exit;
-use crate::output::Out;
+use crate::output::{Labels, Out};
 use crate::registry::{self, Scenario};
 use harness::case::{Case, interpret};
 use harness::python;
@@ -227,10 +227,20 @@ pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
     Ok(report.footer()?)
 }
 
-fn cases_labels(cases: &[Planned<'_>]) -> Vec<(String, String)> {
+fn cases_labels<'a>(cases: &'a [Planned<'a>]) -> Vec<Labels<'a>> {
     cases
         .iter()
-        .map(|c| (c.scenario.spec.id.clone(), c.variant.id.clone()))
+        .map(|c| Labels {
+            scenario: &c.scenario.spec.id,
+            variant: &c.variant.id,
+            symptoms: c
+                .variant
+                .symptom
+                .iter()
+                .chain(c.variant.when.iter().filter_map(|o| o.symptom.as_ref()))
+                .map(String::as_str)
+                .collect(),
+        })
         .collect()
 }
 

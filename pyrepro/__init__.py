@@ -18,4 +18,5 @@ The same code runs inside an embedded CPython (crates/pyhost) through
 SCENARIOS = {
     "shared-epoll": "pyrepro.shared_epoll",
     "signal-wakeup-fd": "pyrepro.signal_wakeup_fd",
+    "fork-held-lock": "pyrepro.fork_held_lock",
 }

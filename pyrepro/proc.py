@@ -12,12 +12,19 @@ Mirrors crates/harness/src/fork.rs and procfs.rs:
 * ``epoll_targets(pid, fd)``: the fds registered in an epoll instance, from
   the ``tfd:`` lines of /proc/<pid>/fdinfo/<fd>.
 * ``proc_state(pid)``: state, wchan and syscall of a process, as evidence.
+* ``watch_for_deadlock(pid, progress_fd)``: crates/harness/src/hang.rs in
+  Python: waits on the child's progress pipe, samples /proc while it is
+  quiet, and calls it deadlocked after STABLE_SAMPLES identical futex-wait
+  samples.
 """
 
 import ctypes
 import os
+import platform
+import select
 import signal
 import sys
+import time
 import traceback
 
 _PR_SET_PDEATHSIG = 1
@@ -162,3 +169,107 @@ def epoll_targets(pid, fd):
             if len(words) >= 4 and words[0] == "tfd:" and words[2] == "events:":
                 out.append((int(words[1]), int(words[3], 16)))
     return out
+
+
+#: harness::hang's constants, in seconds.
+SAMPLE_EVERY = 0.010
+STABLE_SAMPLES = 3
+GIVE_UP_AFTER = 5.0
+
+#: futex, futex_waitv, futex_wait.
+_FUTEX = {"x86_64": (202, 449, 454), "aarch64": (98, 449, 454)}
+FUTEX_SYSCALLS = _FUTEX.get(platform.machine(), (449, 454))
+#: write(2).
+WRITE_SYSCALLS = {"x86_64": (1,), "aarch64": (64,)}.get(platform.machine(), ())
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def sample(pid, quiet_s, tid=None):
+    """One look at a process (or one of its threads): state, the raw
+    /proc/.../syscall line, wchan. None if it is gone."""
+    base = "/proc/%d" % pid if tid is None else "/proc/%d/task/%d" % (pid, tid)
+    stat = _read(base + "/stat")
+    if stat is None:
+        return None
+    return {
+        "quiet_ms": int(quiet_s * 1000),
+        "state": stat[stat.rfind(")") + 2:].split(" ", 1)[0],
+        "syscall": _read(base + "/syscall") or "",
+        "wchan": _read(base + "/wchan") or "",
+    }
+
+
+def in_futex_wait(s):
+    words = s["syscall"].split()
+    if s["state"] != "S":
+        return False
+    if words and words[0].isdigit():
+        return int(words[0]) in FUTEX_SYSCALLS
+    return "futex" in s["wchan"]
+
+
+def futex_addr(s):
+    words = s["syscall"].split()
+    return int(words[1], 16) if len(words) > 1 else None
+
+
+def watch_for_deadlock(pid, progress_fd):
+    """Returns ("finished", progress, None) when the progress pipe reaches
+    EOF, ("deadlocked", progress, {"samples", "blocked_to_verdict_ms"}), or
+    ("undecided", progress, last_sample) after GIVE_UP_AFTER."""
+    start = last_progress = time.monotonic()
+    progress, partial, stable = [], b"", []
+    while True:
+        now = time.monotonic()
+        if now - start > GIVE_UP_AFTER:
+            return "undecided", progress, sample(pid, now - last_progress)
+        if select.select([progress_fd], [], [], SAMPLE_EVERY)[0]:
+            data = os.read(progress_fd, 512)
+            if not data:
+                return "finished", progress, None
+            partial += data
+            while b"\n" in partial:
+                line, partial = partial.split(b"\n", 1)
+                progress.append(line.decode("utf-8", "replace").strip())
+            last_progress = time.monotonic()
+            stable = []
+            continue
+        s = sample(pid, time.monotonic() - last_progress)
+        if s is None:
+            return "finished", progress, None
+        same = bool(stable) and stable[-1]["syscall"] == s["syscall"]
+        if not in_futex_wait(s) or not same:
+            stable = []
+        if in_futex_wait(s):
+            stable.append(s)
+        if len(stable) >= STABLE_SAMPLES:
+            blocked_ms = (time.monotonic() - last_progress) * 1000.0
+            return "deadlocked", progress, {"samples": stable,
+                                            "blocked_to_verdict_ms": round(blocked_ms, 1)}
+
+
+def wait_until_thread_blocked_in(pid, tid, syscalls):
+    """Samples a thread of this process until it sits (state S) in one of
+    ``syscalls``: the proof that it holds what it took before that call.
+    Bounded by GIVE_UP_AFTER; returns the sample, or raises."""
+    start = time.monotonic()
+    while time.monotonic() - start < GIVE_UP_AFTER:
+        s = sample(pid, 0, tid)
+        words = s["syscall"].split() if s else []
+        if s and s["state"] == "S" and words and words[0].isdigit() \
+                and int(words[0]) in syscalls:
+            return s
+        select.select([], [], [], SAMPLE_EVERY / 5)  # the sampling interval
+    raise RuntimeError("thread %d never blocked in syscalls %s" % (tid, syscalls))
+
+
+def gettid():
+    """The calling thread's kernel id (threading.get_native_id is 3.8+)."""
+    return _libc.syscall(186 if platform.machine() == "x86_64" else 178)

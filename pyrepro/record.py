@@ -21,6 +21,11 @@ ERROR = "error"
 SKIPPED = "skipped"
 
 
+class Skip(Exception):
+    """Raised by a scenario that cannot run on this interpreter; the message
+    is the reason, and the verdict is ``skipped``."""
+
+
 class Observation(object):
     """What a scenario saw: the symptom (None if the bug did not show) and the
     evidence. The verdict follows from the symptom alone, so it cannot be

@@ -48,6 +48,10 @@ def run_case(scenario, variant, runtime="python", interpreter=None):
     start = time.perf_counter()
     try:
         observation = fn()
+    except record.Skip as e:
+        elapsed = (time.perf_counter() - start) * 1000.0
+        return record.build(scenario, runtime, variant, elapsed,
+                            verdict=record.SKIPPED, reason=str(e), python=python)
     except Exception as e:
         elapsed = (time.perf_counter() - start) * 1000.0
         reason = "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc(limit=4))

@@ -102,3 +102,47 @@ fn fixtures_are_hidden_by_default() {
     let ran = repro_env(&["run", "fixture"], &[]);
     assert_eq!(ran.code(), Some(2), "{}", ran.show());
 }
+
+/// Kills `repro` while its scenario (and the scenario's child) hang; neither
+/// may survive it: PDEATHSIG takes them down, generation by generation.
+#[rstest::rstest]
+#[case::sigkill(nix::sys::signal::Signal::SIGKILL)]
+#[case::sigterm(nix::sys::signal::Signal::SIGTERM)]
+#[case::sigint(nix::sys::signal::Signal::SIGINT)]
+fn killed_repro_leaves_no_scenario_process_behind(#[case] signal: nix::sys::signal::Signal) {
+    use crate::util::sample_until;
+    use std::time::Duration;
+    let mut repro = std::process::Command::new(env!("CARGO_BIN_EXE_repro"))
+        .args(["run", "fixture", "--runtime", "rust", "--variant", "hang"])
+        .args(["--timeout", "60"])
+        .env("REPRO_FIXTURES", "1")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let repro_pid = repro.id() as i32;
+    // The scenario process (repro's child) and its own child, once both exist.
+    let tree = || -> Vec<i32> {
+        let mut pids = harness::procfs::children(repro_pid).unwrap_or_default();
+        let grandchildren: Vec<i32> = pids
+            .iter()
+            .flat_map(|&p| harness::procfs::children(p).unwrap_or_default())
+            .collect();
+        pids.extend(grandchildren);
+        pids
+    };
+    sample_until(
+        "the scenario and its child",
+        Duration::from_secs(10),
+        || tree().len() >= 2,
+    );
+    let pids = tree();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(repro_pid), signal).unwrap();
+    repro.wait().unwrap();
+    for pid in pids {
+        sample_until(
+            &format!("pid {pid} to be gone"),
+            Duration::from_secs(5),
+            || !alive(pid.into()),
+        );
+    }
+}

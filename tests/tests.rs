@@ -10,6 +10,9 @@ mod shared_epoll;
 // signal-wakeup-fd: the same, with expectations by interpreter version.
 mod signal_wakeup_fd;
 
+// fork-held-lock: deadlocks detected from /proc, in three runtimes and natively.
+mod fork_held_lock;
+
 // The supervisor's guarantees, end to end: hung, crashed, leaked, garbage.
 mod supervisor;
 

@@ -151,3 +151,17 @@ pub fn evidence_number(r: &Record, key: &str) -> i64 {
         .find_map(|e| e.get(key)?.as_i64())
         .unwrap_or_else(|| panic!("no number {key} in the evidence of {r:#?}"))
 }
+
+/// Samples `condition` until it holds, at most `limit`: for waiting on
+/// process-tree facts in /proc that no event announces. The sleep is the
+/// sampling interval, not a guess at how long something takes.
+pub fn sample_until(what: &str, limit: std::time::Duration, condition: impl Fn() -> bool) {
+    let start = std::time::Instant::now();
+    while !condition() {
+        assert!(
+            start.elapsed() < limit,
+            "gave up after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}

@@ -20,6 +20,8 @@
 //!   `stat`, `wchan`, `syscall`).
 //! * [`fork`]: forking inside a scenario process, with the child's life
 //!   bounded, and [`fork::Event`] pipes to order the two processes.
+//! * [`hang`]: deciding that a child is deadlocked, from its silence and
+//!   from `/proc`, instead of waiting it out.
 //! * [`scenario`]: what a Rust scenario returns, and how a verdict follows
 //!   from it.
 //! * [`python`]: finding and checking interpreters, and a clean environment.
@@ -32,6 +34,7 @@
 
 pub mod case;
 pub mod fork;
+pub mod hang;
 pub mod procfs;
 pub mod python;
 pub mod record;

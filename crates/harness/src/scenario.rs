@@ -31,6 +31,17 @@ impl Observation {
 /// and reports what it saw, or why it could not run.
 pub type RustRun = fn(variant: &str) -> Result<Observation, String>;
 
+/// Embedded-runtime variants written in Rust: code that drives the embedded
+/// interpreter itself (say, a native `fork()` while a Python thread holds
+/// the GIL), run through `pyhost::run_native`.
+#[derive(Debug, Clone, Copy)]
+pub struct NativeRun {
+    /// The variant ids this handles; other embedded variants run pyrepro.
+    pub variants: &'static [&'static str],
+    /// Runs one of them; the interpreter is initialised and checked.
+    pub run: RustRun,
+}
+
 /// One scenario as the `repro` binary knows it.
 #[derive(Debug, Clone, Copy)]
 pub struct ScenarioDef {
@@ -40,6 +51,8 @@ pub struct ScenarioDef {
     pub spec_toml: &'static str,
     /// The Rust-native variants, if it has any.
     pub rust: Option<RustRun>,
+    /// Embedded-runtime variants written in Rust, if it has any.
+    pub embedded_native: Option<NativeRun>,
 }
 
 /// Builds the record for a run of `variant` that started at `start`.

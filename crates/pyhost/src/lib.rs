@@ -25,6 +25,7 @@
 //!    is an `error` naming both versions if either differs.
 
 use harness::record::{PythonInfo, Record, Runtime, Verdict};
+use harness::scenario::RustRun;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use std::ffi::CString;
@@ -151,67 +152,97 @@ pub fn check_interpreter(running_version: &str, library: Option<&Path>) -> Resul
     Ok(())
 }
 
+/// Starts the interpreter, puts `root` (the directory holding `pyrepro`) on
+/// `sys.path`, and checks that it is the interpreter this binary was built
+/// for. Returns its description for the record.
+///
+/// # Errors
+/// Why it cannot be used: initialisation failed, or another interpreter
+/// runs than the one intended.
+pub fn start_checked(root: &Path) -> Result<PythonInfo, String> {
+    initialize().map_err(|e| format!("cannot start the embedded interpreter: {e}"))?;
+    let library = mapped_libpython();
+    let version = Python::attach(|py| -> PyResult<String> {
+        py.import("sys")?
+            .getattr("path")?
+            .call_method1("insert", (0, root.to_string_lossy().as_ref()))?;
+        py.import("platform")?
+            .call_method0("python_version")?
+            .extract()
+    })
+    .map_err(|e| format!("python raised: {e}"))?;
+    check_interpreter(&version, library.as_deref())?;
+    Ok(PythonInfo {
+        version,
+        implementation: "CPython".to_owned(),
+        executable: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        library: library.map(|l| l.display().to_string()),
+    })
+}
+
+fn error_record(scenario: &str, variant: &str, reason: String) -> Record {
+    Record::supervisor(
+        scenario,
+        Runtime::Embedded,
+        variant,
+        Verdict::Error,
+        reason,
+        Vec::new(),
+    )
+}
+
 /// Runs one pyrepro case in the embedded interpreter and returns its record.
 ///
 /// `root` is the directory holding the `pyrepro` package. Errors, from
 /// initialisation to a Python exception, become an `error` record: the
 /// caller always gets a record to print.
 pub fn run_case(root: &Path, scenario: &str, variant: &str) -> Record {
-    let error = |reason: String| {
-        Record::supervisor(
-            scenario,
-            Runtime::Embedded,
-            variant,
-            Verdict::Error,
-            reason,
-            Vec::new(),
-        )
+    let info = match start_checked(root) {
+        Ok(info) => info,
+        Err(e) => return error_record(scenario, variant, e),
     };
-    if let Err(e) = initialize() {
-        return error(format!("cannot start the embedded interpreter: {e}"));
-    }
-    let library = mapped_libpython();
-    let outcome = Python::attach(|py| -> PyResult<(String, String)> {
-        let sys = py.import("sys")?;
-        sys.getattr("path")?
-            .call_method1("insert", (0, root.to_string_lossy().as_ref()))?;
-        let version: String = py
-            .import("platform")?
-            .call_method0("python_version")?
-            .extract()?;
-        let exe = std::env::current_exe()
-            .map(|p| p.display().to_string())
-            .unwrap_or_default();
+    let line = Python::attach(|py| -> PyResult<String> {
         let interpreter = pyo3::types::PyDict::new(py);
-        interpreter.set_item("executable", exe)?;
-        interpreter.set_item("library", library.as_ref().map(|l| l.display().to_string()))?;
-        let line: String = py
-            .import("pyrepro.runner")?
+        interpreter.set_item("executable", &info.executable)?;
+        interpreter.set_item("library", &info.library)?;
+        py.import("pyrepro.runner")?
             .call_method1(
                 "run_case_json",
                 (scenario, variant, "embedded", interpreter),
             )?
-            .extract()?;
-        Ok((version, line))
+            .extract()
     });
-    let (version, line) = match outcome {
-        Ok(v) => v,
-        Err(e) => return error(format!("python raised: {e}")),
+    let line = match line {
+        Ok(line) => line,
+        Err(e) => return error_record(scenario, variant, format!("python raised: {e}")),
     };
-    if let Err(e) = check_interpreter(&version, library.as_deref()) {
-        return error(e);
-    }
     match Record::from_json_line(&line) {
-        Ok(mut r) => {
-            if let Some(PythonInfo { library: lib, .. }) = r.python.as_mut() {
-                *lib = library.map(|l| l.display().to_string());
-            }
-            r
-        }
-        Err(e) => error(e.to_string()),
+        Ok(r) => r,
+        Err(e) => error_record(scenario, variant, e.to_string()),
     }
 }
 
+/// Runs an embedded variant written in Rust (a scenario's
+/// [`harness::scenario::NativeRun`]) with the interpreter started and
+/// checked, and returns its record.
+pub fn run_native(root: &Path, scenario: &str, variant: &str, run: RustRun) -> Record {
+    let info = match start_checked(root) {
+        Ok(info) => info,
+        Err(e) => return error_record(scenario, variant, e),
+    };
+    let start = std::time::Instant::now();
+    let outcome = run(variant);
+    harness::scenario::record(
+        scenario,
+        Runtime::Embedded,
+        variant,
+        Some(info),
+        start,
+        outcome,
+    )
+}
 #[cfg(test)]
 mod tests {
     use super::*;

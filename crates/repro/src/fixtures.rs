@@ -44,6 +44,7 @@ expect = "behaved"
 about = "prints a line that is not a verdict record"
 "#,
     rust: Some(run),
+    embedded_native: None,
 };
 
 /// Blocks the calling thread forever: it reads from a socket whose other end

@@ -25,7 +25,12 @@ pub fn exec(scenario_id: &str, runtime: Runtime, variant: &str) -> Result<(), St
             let outcome = run(variant);
             scenario::record(scenario_id, runtime, variant, None, start, outcome)
         }
-        Runtime::Embedded => pyhost::run_case(&registry::root(), scenario_id, variant),
+        Runtime::Embedded => match sc.def.embedded_native {
+            Some(native) if native.variants.contains(&variant) => {
+                pyhost::run_native(&registry::root(), scenario_id, variant, native.run)
+            }
+            _ => pyhost::run_case(&registry::root(), scenario_id, variant),
+        },
         Runtime::Python => return Err("the python runtime runs as `python -m pyrepro`".into()),
     };
     println!("{}", record.to_json_line());

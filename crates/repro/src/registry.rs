@@ -4,7 +4,11 @@ use harness::scenario::ScenarioDef;
 use harness::spec::{Spec, SpecError};
 
 /// The corpus, in `repro list` order.
-const SCENARIOS: &[ScenarioDef] = &[shared_epoll::SCENARIO, signal_wakeup_fd::SCENARIO];
+const SCENARIOS: &[ScenarioDef] = &[
+    shared_epoll::SCENARIO,
+    signal_wakeup_fd::SCENARIO,
+    fork_held_lock::SCENARIO,
+];
 
 /// A scenario: its definition and its parsed spec.
 pub struct Scenario {

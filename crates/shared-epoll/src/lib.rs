@@ -50,6 +50,7 @@ pub const SCENARIO: harness::scenario::ScenarioDef = harness::scenario::Scenario
     spec_path: concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.toml"),
     spec_toml: include_str!("../scenario.toml"),
     rust: Some(run),
+    embedded_native: None,
 };
 
 /// The symptom id: the loop got an event for an fd with no handler.

@@ -51,6 +51,7 @@ pub const SCENARIO: harness::scenario::ScenarioDef = harness::scenario::Scenario
     spec_path: concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.toml"),
     spec_toml: include_str!("../scenario.toml"),
     rust: Some(run),
+    embedded_native: None,
 };
 
 /// The symptom id: the parent's SIGTERM handler ran for a signal the parent

@@ -1,0 +1,140 @@
+//! The embedded form: a Python thread holds the GIL, and Rust forks natively.
+//!
+//! `os.fork()` brackets the fork with `PyOS_BeforeFork()`,
+//! `PyOS_AfterFork_Parent()` and `PyOS_AfterFork_Child()`. The last one
+//! re-creates the GIL in the child, owned by the thread that survived. A Rust
+//! program that embeds CPython and calls `fork()` itself skips all of that.
+//! If another thread held the GIL at that instant, the child's first
+//! `Python::attach` waits forever for a GIL whose owner does not exist.
+//!
+//! `broken-native-fork` forks while the holder thread (pyrepro's
+//! `start_gil_holder`) has the GIL. `fixed-native-fork` takes the GIL with
+//! `Python::attach` and forks between `PyOS_BeforeFork()` and
+//! `PyOS_AfterFork_Parent()`/`PyOS_AfterFork_Child()`, as the C API asks.
+
+use crate::CHILD_DEADLOCK;
+use harness::fork::{describe, fork_child};
+use harness::hang::{self, Watched};
+use harness::scenario::{NativeRun, Observation};
+use pyo3::ffi;
+use pyo3::prelude::*;
+use serde_json::json;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// The embedded-native variants, for the `repro` binary.
+pub const NATIVE: NativeRun = NativeRun {
+    variants: &["broken-native-fork", "fixed-native-fork"],
+    run,
+};
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))
+}
+
+/// The child: report, attach to Python and run a statement, report.
+fn child_work(progress: i32) -> i32 {
+    let say = |msg: &[u8]| {
+        // SAFETY: write(2) on an fd this process owns.
+        unsafe { libc::write(progress, msg.as_ptr().cast(), msg.len()) };
+    };
+    say(b"attaching\n");
+    let ran = Python::attach(|py| py.run(c"x = 1", None, None).is_ok());
+    say(if ran {
+        b"attached\n"
+    } else {
+        b"attached, but python failed\n"
+    });
+    0
+}
+
+fn run(variant: &str) -> Result<Observation, String> {
+    let fixed = match variant {
+        "broken-native-fork" => false,
+        "fixed-native-fork" => true,
+        other => return Err(format!("fork-held-lock has no native variant {other:?}")),
+    };
+    let py_err = |e: PyErr| format!("python: {e}");
+    let (go_r, go_w) = pipe()?;
+    let (holding_r, holding_w) = pipe()?;
+    // The holder thread waits for `go`, which we write before we detach, so
+    // it can only take the GIL, and say `holding`, once we have let go.
+    Python::attach(|py| -> PyResult<()> {
+        let module = py.import("pyrepro.fork_held_lock")?;
+        module.call_method1(
+            "start_gil_holder",
+            (go_r.as_raw_fd(), holding_w.as_raw_fd()),
+        )?;
+        nix::unistd::write(&go_w, b"!")
+            .map_err(|e| PyErr::new::<pyo3::exceptions::PyOSError, _>(e.to_string()))?;
+        Ok(())
+    })
+    .map_err(py_err)?;
+    nix::unistd::read(&holding_r, &mut [0u8]).map_err(|e| format!("read holding: {e}"))?;
+
+    let (progress_r, progress_w) = pipe()?;
+    let fd = progress_w.as_raw_fd();
+    let child = if fixed {
+        // FIX: hold the GIL, and tell CPython about the fork on both sides.
+        Python::attach(|_py| {
+            // SAFETY: called with the GIL held, around a fork, as documented.
+            unsafe {
+                ffi::PyOS_BeforeFork();
+                let child = fork_child(|| {
+                    ffi::PyOS_AfterFork_Child();
+                    child_work(fd)
+                });
+                ffi::PyOS_AfterFork_Parent();
+                child
+            }
+        })
+    } else {
+        // SAFETY: the child only writes and attaches (which is the point).
+        unsafe { fork_child(|| child_work(fd)) }
+    }
+    .map_err(|e| format!("fork: {e}"))?;
+    drop(progress_w);
+
+    let mut obs = Observation::default();
+    let pid = child.pid().as_raw();
+    let watched = hang::watch(pid, &progress_r).map_err(|e| format!("watch: {e}"))?;
+    match &watched {
+        Watched::Finished { progress } => obs.note(json!({ "child_progress": progress })),
+        Watched::Deadlocked {
+            progress,
+            samples,
+            blocked_to_verdict,
+        } => {
+            obs.symptom = Some(CHILD_DEADLOCK);
+            let last = samples.last().expect("samples");
+            obs.note(json!({ "child_progress": progress }));
+            obs.note(format!(
+                "child {pid} stopped after {:?}: Python::attach waits for a GIL held by a \
+                 thread that does not exist in the child: it sits in a futex wait on {:#x} \
+                 (state {}, wchan {}), unchanged across {} samples",
+                progress.last().map_or("", String::as_str),
+                last.futex_addr().unwrap_or(0),
+                last.state,
+                last.wchan,
+                samples.len()
+            ));
+            obs.note(json!({ "blocked_to_verdict_ms": hang::round_ms(*blocked_to_verdict) }))
+        }
+        Watched::Undecided { progress, last } => {
+            return Err(format!(
+                "child {pid} neither finished nor blocked: progress {progress:?}, last {last:?}"
+            ));
+        }
+    };
+    if matches!(watched, Watched::Deadlocked { .. }) {
+        let _ = nix::sys::signal::kill(child.pid(), nix::sys::signal::Signal::SIGKILL);
+    }
+    let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;
+    obs.note(format!("child {pid}: {}", describe(status)));
+    Python::attach(|py| -> PyResult<()> {
+        py.import("pyrepro.fork_held_lock")?
+            .call_method0("stop_gil_holder")?;
+        Ok(())
+    })
+    .map_err(py_err)?;
+    Ok(obs)
+}

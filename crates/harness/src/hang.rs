@@ -1,0 +1,234 @@
+//! Detecting a deadlocked child, instead of waiting it out.
+//!
+//! # Why this is hard
+//!
+//! A child that deadlocks never says so. Waiting "long enough" is both slow
+//! (CPython's own fork tests poll for up to 7 s) and wrong (a loaded machine
+//! makes any window too short). But a deadlocked process leaves traces that
+//! can be read at any moment: it is asleep (state `S`), in a futex wait
+//! (`/proc/<pid>/syscall`), on the same futex word, with the same stack and
+//! program counter, sample after sample, and it has stopped reporting
+//! progress.
+//!
+//! [`watch`] combines both signals. The child writes progress messages to a
+//! pipe (the last one before the lock, say `locking`). The parent waits on
+//! that pipe with a short poll timeout, and each timeout is one `/proc`
+//! sample. The verdict is [`Watched::Deadlocked`] when
+//! [`STABLE_SAMPLES`] consecutive samples show the child asleep in a futex
+//! syscall with an identical `syscall` line and no progress in between. It is
+//! [`Watched::Finished`] when the pipe reaches EOF (the child exited or closed
+//! it). A busy or merely slow child never matches: it moves, or it runs.
+//!
+//! `wchan` is kept as supporting evidence only: its names differ across
+//! kernels. When `/proc/<pid>/syscall` is unreadable (some hardened kernels),
+//! a `wchan` containing `futex` stands in for it.
+
+use crate::procfs;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::time::{Duration, Instant};
+
+/// Time between two samples while the child is quiet.
+pub const SAMPLE_EVERY: Duration = Duration::from_millis(10);
+/// Consecutive identical futex-wait samples that make a deadlock.
+pub const STABLE_SAMPLES: usize = 3;
+/// Past this, a child that neither finishes nor blocks is reported as
+/// undecided (the supervisor's watchdog remains the outer bound).
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(5);
+
+/// A duration in milliseconds, to 0.1 ms: for evidence.
+pub fn round_ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+/// The futex-family syscall numbers on this architecture.
+pub fn is_futex_syscall(nr: i64) -> bool {
+    // futex; futex_waitv (449) and futex_wait (454) have the same number on
+    // every architecture that has them.
+    nr == libc::SYS_futex || nr == 449 || nr == 454
+}
+
+/// One look at the child.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Sample {
+    /// Milliseconds since the child's last progress message.
+    pub quiet_ms: u64,
+    /// State letter from `stat`.
+    pub state: String,
+    /// The raw `/proc/<pid>/syscall` line (number, six arguments, sp, pc).
+    pub syscall: String,
+    /// `wchan` (supporting evidence).
+    pub wchan: String,
+}
+
+impl Sample {
+    /// Whether this sample shows a thread asleep in a futex wait.
+    pub fn in_futex_wait(&self) -> bool {
+        let nr = self
+            .syscall
+            .split_whitespace()
+            .next()
+            .and_then(|w| w.parse().ok());
+        self.state == "S"
+            && match nr {
+                Some(nr) => is_futex_syscall(nr),
+                None => self.wchan.contains("futex"),
+            }
+    }
+
+    /// The futex word the child waits on (the syscall's first argument).
+    pub fn futex_addr(&self) -> Option<u64> {
+        let arg = self.syscall.split_whitespace().nth(1)?;
+        u64::from_str_radix(arg.trim_start_matches("0x"), 16).ok()
+    }
+}
+
+fn sample(pid: i32, quiet: Duration) -> Option<Sample> {
+    let stat = procfs::stat(pid).ok()?;
+    let syscall = std::fs::read_to_string(format!("/proc/{pid}/syscall")).unwrap_or_default();
+    Some(Sample {
+        quiet_ms: quiet.as_millis() as u64,
+        state: stat.state.to_string(),
+        syscall: syscall.trim().to_owned(),
+        wchan: procfs::wchan(pid).unwrap_or_default(),
+    })
+}
+
+/// How watching ended.
+#[derive(Debug)]
+pub enum Watched {
+    /// The progress pipe reached EOF: the child exited (reap it to see how).
+    Finished {
+        /// Every progress message, in order.
+        progress: Vec<String>,
+    },
+    /// The child is deadlocked.
+    Deadlocked {
+        /// Every progress message, in order; the last one is where it stopped.
+        progress: Vec<String>,
+        /// The samples that decided it (the last [`STABLE_SAMPLES`]).
+        samples: Vec<Sample>,
+        /// From the last progress message to the verdict.
+        blocked_to_verdict: Duration,
+    },
+    /// Neither, within [`GIVE_UP_AFTER`].
+    Undecided {
+        /// Every progress message, in order.
+        progress: Vec<String>,
+        /// The last sample.
+        last: Option<Sample>,
+    },
+}
+
+/// Watches child `pid`, whose progress messages (lines) arrive on
+/// `progress`, until it finishes or deadlocks.
+///
+/// # Errors
+/// If polling or reading the pipe fails.
+pub fn watch(pid: i32, progress: impl AsFd) -> io::Result<Watched> {
+    let fd = progress.as_fd();
+    let start = Instant::now();
+    let mut last_progress = Instant::now();
+    let mut messages: Vec<String> = Vec::new();
+    let mut partial = Vec::new();
+    let mut stable: Vec<Sample> = Vec::new();
+    loop {
+        if start.elapsed() > GIVE_UP_AFTER {
+            let last = sample(pid, last_progress.elapsed());
+            return Ok(Watched::Undecided {
+                progress: messages,
+                last,
+            });
+        }
+        if readable_within(fd, SAMPLE_EVERY)? {
+            let mut buf = [0u8; 512];
+            let n = match nix::unistd::read(fd, &mut buf) {
+                Ok(n) => n,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(e.into()),
+            };
+            if n == 0 {
+                return Ok(Watched::Finished { progress: messages });
+            }
+            partial.extend_from_slice(&buf[..n]);
+            while let Some(end) = partial.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = partial.drain(..=end).collect();
+                messages.push(String::from_utf8_lossy(&line).trim().to_owned());
+            }
+            last_progress = Instant::now();
+            stable.clear();
+            continue;
+        }
+        let Some(now) = sample(pid, last_progress.elapsed()) else {
+            // Gone without closing the pipe: it cannot have, so it is a
+            // zombie whose pipe another process still holds. Finished.
+            return Ok(Watched::Finished { progress: messages });
+        };
+        let same = stable
+            .last()
+            .is_some_and(|prev| prev.syscall == now.syscall);
+        if !now.in_futex_wait() || !same {
+            stable.clear();
+        }
+        if now.in_futex_wait() {
+            stable.push(now);
+        }
+        if stable.len() >= STABLE_SAMPLES {
+            return Ok(Watched::Deadlocked {
+                progress: messages,
+                samples: stable,
+                blocked_to_verdict: last_progress.elapsed(),
+            });
+        }
+    }
+}
+
+fn readable_within(fd: BorrowedFd<'_>, wait: Duration) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let n = unsafe { libc::poll(&mut pfd, 1, wait.as_millis() as i32) };
+    match n {
+        -1 => {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+        0 => Ok(false),
+        _ => Ok(true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(state: &str, syscall: &str) -> Sample {
+        Sample {
+            quiet_ms: 0,
+            state: state.into(),
+            syscall: syscall.into(),
+            wchan: String::new(),
+        }
+    }
+
+    #[test]
+    fn futex_wait_is_recognised_and_its_address_read() {
+        let nr = libc::SYS_futex;
+        let sample = s(
+            "S",
+            &format!("{nr} 0x55d5c0a0 0x80 0x2 0x0 0x0 0x0 0x7ffd 0x7f12"),
+        );
+        assert!(sample.in_futex_wait());
+        assert_eq!(sample.futex_addr(), Some(0x55d5c0a0));
+        assert!(!s("R", &format!("{nr} 0x1 0x80 0x2 0x0 0x0 0x0 0x7ffd 0x7f12")).in_futex_wait());
+        assert!(!s("S", "0 0x3 0x7ffd 0x1 0x0 0x0 0x0 0x7ffd 0x7f12").in_futex_wait());
+        assert!(!s("R", "running").in_futex_wait());
+    }
+}

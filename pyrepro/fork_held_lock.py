@@ -1,0 +1,338 @@
+"""fork-held-lock (seed 03): fork while another thread holds a lock.
+
+Symptom: a forked worker hangs forever on its first log line (or its first
+print, or its first use of some lock), while the parent carries on.
+
+Cause: fork() copies memory, locks included, but only the calling thread. A
+lock that another thread held at that moment is held in the child too, by a
+thread that does not exist there, and nobody will ever release it. The
+child's first acquire blocks forever in a futex wait.
+
+Upstream: CPython re-initialises logging's handler locks in the child since
+3.7 (bpo-6721, bpo-36533; Handler._at_fork_reinit since 3.9), so the logging
+case is fixed there; a plain threading.Lock and sys.stdout's BufferedWriter
+lock are not. Since 3.12, os.fork() in a multi-threaded process warns
+(DeprecationWarning): "use of fork() may lead to deadlocks in the child".
+
+Fix: fork before starting threads; or take the lock around the fork
+(os.register_at_fork) so that no other thread holds it at that instant; or
+don't fork a threaded process at all (spawn, fork+exec).
+
+Variants (the lines marked FIX are the whole difference from ``broken``):
+  broken          a threading.Lock held by another thread
+  broken-logging  a logging handler's lock (its emit blocks): the story
+  broken-stdout   sys.stdout's BufferedWriter lock (a write blocked on a
+                  full pipe); exists only when stdout is buffered, so the
+                  supervisor keeps PYTHONUNBUFFERED out of the environment
+  fixed-atfork    os.register_at_fork takes the lock around the fork (3.7+)
+  fixed-order     fork before the other thread starts
+  fixed-spawn     the spawn start method: a fresh interpreter
+
+How it decides, without a clock: the holder thread takes the lock and says
+so (an Event; for stdout, it is seen blocked in write() in /proc while
+holding the lock). Only then does the main thread fork. The child reports
+``locking`` on a progress pipe, then takes the lock and reports ``locked``.
+The parent watches (proc.watch_for_deadlock): EOF on the pipe means the
+child finished; a child that stopped reporting and sits in the same futex
+wait across consecutive /proc samples is deadlocked, and is killed and
+reaped.
+"""
+
+import io
+import logging
+import os
+import signal
+import sys
+import threading
+import warnings
+
+from pyrepro import proc
+from pyrepro.record import Observation, Skip
+
+CHILD_DEADLOCK = "child-deadlock"
+
+#: The lock of ``broken``; module-level, so a spawned child has its own.
+LOCK = threading.Lock()
+
+
+class Holder(object):
+    """A thread that takes something and keeps it until released.
+    ``hold(holder)`` takes it, sets ``holder.holding``, then waits on
+    ``holder.release``."""
+
+    def __init__(self, hold):
+        self.holding = threading.Event()
+        self.release = threading.Event()
+        self.thread = threading.Thread(target=hold, args=(self,), name="holder")
+
+    def start(self):
+        self.thread.start()
+        self.holding.wait()
+        return self
+
+    def stop(self):
+        self.release.set()
+        self.thread.join()
+
+
+def hold_lock(holder):
+    with LOCK:
+        holder.holding.set()
+        holder.release.wait()
+
+
+def fork_and_watch(obs, child_work, on_deadlock=None):
+    """Forks (recording any fork DeprecationWarning); the child reports
+    ``locking``, runs ``child_work()``, reports ``locked``. The parent
+    watches it and notes what happened; returns True if it deadlocked."""
+    progress_r, progress_w = os.pipe()
+
+    def child():
+        os.close(progress_r)
+        os.write(progress_w, b"locking\n")
+        child_work()
+        os.write(progress_w, b"locked\n")
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        forked = proc.fork_child(child)
+    with forked:
+        os.close(progress_w)
+        for w in caught:
+            if issubclass(w.category, DeprecationWarning):
+                obs.note({"fork_warning": str(w.message)})
+        return note_watch(obs, forked, progress_r, on_deadlock)
+
+
+def note_watch(obs, forked, progress_r, on_deadlock=None):
+    """Watches a forked child; notes the verdict's evidence; kills and reaps
+    a deadlocked child. Returns True if it deadlocked."""
+    try:
+        outcome, progress, detail = proc.watch_for_deadlock(forked.pid, progress_r)
+    finally:
+        os.close(progress_r)
+    obs.note({"child_progress": progress})
+    if outcome == "deadlocked":
+        obs.symptom = CHILD_DEADLOCK
+        last = detail["samples"][-1]
+        obs.note("child %d stopped after %r and sits in a futex wait on 0x%x "
+                 "(state %s, wchan %s), unchanged across %d samples"
+                 % (forked.pid, progress[-1] if progress else None,
+                    proc.futex_addr(last) or 0, last["state"], last["wchan"],
+                    len(detail["samples"])))
+        obs.note({"blocked_to_verdict_ms": detail["blocked_to_verdict_ms"]})
+        if on_deadlock is not None:
+            on_deadlock(obs, detail)
+        os.kill(forked.pid, signal.SIGKILL)
+        obs.note("child %d: %s (killed: deadlocked)" % (forked.pid, forked.wait()))
+        return True
+    if outcome == "undecided":
+        raise RuntimeError("child %d neither finished nor blocked: %r"
+                           % (forked.pid, detail))
+    obs.note("child %d: %s" % (forked.pid, forked.wait()))
+    return False
+
+
+def lock_case(fix):
+    obs = Observation()
+    if fix == "atfork" and not hasattr(os, "register_at_fork"):
+        raise Skip("os.register_at_fork is new in Python 3.7")
+
+    def take_for_fork():
+        holder.release.set()  # ask the holder to let go, then take it
+        LOCK.acquire()
+
+    def child_work():
+        LOCK.acquire()
+        LOCK.release()
+
+    if fix == "order":
+        # FIX: fork before the holder thread starts.
+        fork_and_watch(obs, child_work)
+        holder = Holder(hold_lock).start()
+    else:
+        holder = Holder(hold_lock).start()
+        if fix == "atfork":
+            # FIX: no other thread holds LOCK at the instant of the fork.
+            os.register_at_fork(before=take_for_fork,
+                                after_in_parent=LOCK.release,
+                                after_in_child=LOCK.release)
+        fork_and_watch(obs, child_work)
+    holder.stop()
+    return obs
+
+
+class BlockingHandler(logging.Handler):
+    """A handler whose emit blocks for records marked ``block`` (the slow
+    socket of the story, without the socket) until the holder is released.
+    Other records are kept in a list."""
+
+    def __init__(self, holder):
+        logging.Handler.__init__(self)
+        self.holder = holder
+        self.records = []
+
+    def emit(self, record):
+        if getattr(record, "block", False):
+            self.holder.holding.set()
+            self.holder.release.wait()
+        self.records.append(record.getMessage())
+
+
+def logging_case():
+    obs = Observation()
+    logger = logging.getLogger("pyrepro.fork_held_lock")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    # Handler.handle() holds handler.lock around emit(), which blocks.
+    holder = Holder(lambda h: logger.info("slow record", extra={"block": True}))
+    handler = BlockingHandler(holder)
+    logger.addHandler(handler)
+    holder.start()
+    fork_and_watch(obs, lambda: logger.info("hello from the child"))
+    holder.stop()
+    logger.removeHandler(handler)
+    return obs
+
+
+def stdout_case():
+    obs = Observation()
+    if not isinstance(sys.stdout.buffer, io.BufferedWriter):
+        obs.note("sys.stdout.buffer is %s: no BufferedWriter, no lock to hold "
+                 "(PYTHONUNBUFFERED=%r)" % (type(sys.stdout.buffer).__name__,
+                                             os.environ.get("PYTHONUNBUFFERED")))
+        return obs
+    sys.stdout.flush()
+    saved = os.dup(1)
+    full_r, full_w = os.pipe()
+    os.set_blocking(full_w, False)
+    try:
+        while True:
+            os.write(full_w, b"\0" * 65536)
+    except BlockingIOError:
+        pass
+    os.set_blocking(full_w, True)
+    os.dup2(full_w, 1)
+    started, tid = threading.Event(), []
+
+    def hold_stdout_lock():
+        tid.append(proc.gettid())
+        started.set()
+        # BufferedWriter.write takes its lock, then blocks in write(2).
+        sys.stdout.write("x" * 100000)
+        sys.stdout.flush()
+
+    def drain():  # until EOF: every write end closed
+        while os.read(full_r, 65536):
+            pass
+
+    thread = threading.Thread(target=hold_stdout_lock, name="holder")
+    drainer = threading.Thread(target=drain, name="drainer")
+    thread.start()
+    try:
+        started.wait()
+        blocked = proc.wait_until_thread_blocked_in(os.getpid(), tid[0], proc.WRITE_SYSCALLS)
+        obs.note("holder thread %d blocked in write(1) with sys.stdout.buffer's lock "
+                 "held (wchan %s)" % (tid[0], blocked["wchan"]))
+
+        def child_work():
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 1)  # the fd is free; the Python-level lock is not
+            print("hello from the child")
+            sys.stdout.flush()
+
+        fork_and_watch(obs, child_work)
+    finally:
+        # Everything the holder writes must go to the pipe, never to the
+        # real stdout (the verdict record goes there): drain, join, restore.
+        drainer.start()
+        thread.join()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(full_w)
+        drainer.join()
+        os.close(full_r)
+    return obs
+
+
+def spawned_child_work(progress):
+    """The spawned child: a fresh interpreter, a fresh LOCK."""
+    os.write(progress.fileno(), b"locking\n")
+    with LOCK:
+        pass
+    os.write(progress.fileno(), b"locked\n")
+
+
+def spawn_case():
+    import multiprocessing
+    obs = Observation()
+    holder = Holder(hold_lock).start()
+    ctx = multiprocessing.get_context("spawn")
+    progress_r, progress_w = ctx.Pipe(duplex=False)
+    # FIX: a fresh interpreter instead of a fork of this threaded one.
+    child = ctx.Process(target=spawned_child_work, args=(progress_w,))
+    child.start()
+    progress_w.close()
+
+    class Spawned(object):
+        pid = child.pid
+
+        def wait(self):
+            child.join()
+            return "exit code %s" % child.exitcode
+
+    try:
+        note_watch(obs, Spawned(), os.dup(progress_r.fileno()))
+    finally:
+        if child.exitcode is None:
+            os.kill(child.pid, signal.SIGKILL)
+            child.join()
+        progress_r.close()
+        proc.stop_multiprocessing_tracker()
+        holder.stop()
+    return obs
+
+
+_gil_holder = {}
+
+
+def start_gil_holder(go_fd, holding_fd):
+    """For the embedded native-fork variants (crates/fork-held-lock/src/
+    native.rs): a thread that waits for ``go``, then takes the GIL, writes
+    one byte to ``holding_fd`` *with the GIL held* (ctypes.PyDLL calls do
+    not release it), and spins, keeping the GIL for as long as no other
+    thread asks for it."""
+    import ctypes
+    write = ctypes.PyDLL(None).write
+    stop = threading.Event()
+
+    def spin():
+        os.read(go_fd, 1)  # releases the GIL while it waits
+        write(holding_fd, b"!", 1)
+        while not stop.is_set():
+            pass
+
+    thread = threading.Thread(target=spin, name="gil-holder")
+    thread.daemon = True
+    thread.start()
+    _gil_holder.update(thread=thread, stop=stop)
+
+
+def stop_gil_holder():
+    _gil_holder["stop"].set()
+    _gil_holder["thread"].join()
+
+
+def prepare(variant):
+    if variant == "fixed-spawn":
+        import multiprocessing  # noqa: F401
+
+
+VARIANTS = {
+    "broken": lambda: lock_case(fix=None),
+    "broken-logging": logging_case,
+    "broken-stdout": stdout_case,
+    "fixed-atfork": lambda: lock_case(fix="atfork"),
+    "fixed-order": lambda: lock_case(fix="order"),
+    "fixed-spawn": spawn_case,
+}

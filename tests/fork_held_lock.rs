@@ -1,0 +1,210 @@
+//! fork-held-lock (seed 03): fork while another thread holds a lock; the
+//! child blocks forever. https://bugs.python.org/issue6721
+
+use crate::util::{alive, assert_cases_are_the_spec, evidence_says, repro, run_case, spec};
+use harness::record::{Record, Runtime, Verdict};
+use harness::spec::parse_version;
+use rstest::rstest;
+
+const ID: &str = "fork-held-lock";
+
+const CASES: &[(&str, &str)] = &[
+    ("rust", "broken"),
+    ("rust", "fixed-atfork"),
+    ("rust", "fixed-order"),
+    ("rust", "fixed-exec"),
+    ("python", "broken"),
+    ("python", "broken-logging"),
+    ("python", "broken-stdout"),
+    ("python", "fixed-atfork"),
+    ("python", "fixed-order"),
+    ("python", "fixed-spawn"),
+    ("embedded", "broken"),
+    ("embedded", "broken-logging"),
+    ("embedded", "broken-stdout"),
+    ("embedded", "fixed-atfork"),
+    ("embedded", "fixed-order"),
+    ("embedded", "fixed-spawn"),
+    ("embedded", "broken-native-fork"),
+    ("embedded", "fixed-native-fork"),
+];
+
+#[test]
+fn the_test_matrix_is_the_spec_matrix() {
+    assert_cases_are_the_spec(ID, CASES);
+}
+
+fn progress(r: &Record) -> Vec<String> {
+    r.evidence
+        .iter()
+        .find_map(|e| e.get("child_progress")?.as_array().cloned())
+        .unwrap_or_else(|| panic!("no child_progress in {r:#?}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn child_pids(r: &Record) -> Vec<i64> {
+    r.evidence
+        .iter()
+        .filter_map(|e| {
+            let rest = e.as_str()?.strip_prefix("child ")?;
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// What the interpreter under test should do (scenario.toml, with its
+/// overrides by version), and the evidence that proves it.
+fn assert_expected_with_evidence(variant: &str, r: &Record, show: &str) {
+    let version = r.python.as_ref().map(|p| p.version.as_str());
+    let want = spec(ID)
+        .variant(variant)
+        .unwrap()
+        .expected(r.runtime, version);
+    assert_eq!(
+        (r.verdict, &r.symptom),
+        (want.verdict, &want.symptom),
+        "{show}"
+    );
+    assert_eq!(r.as_expected, Some(true), "{show}");
+    if r.verdict == Verdict::Skipped {
+        assert!(r.reason.as_deref().unwrap().contains("3.7"), "{show}");
+        return;
+    }
+    let native = variant.ends_with("native-fork");
+    let (first, last) = if native {
+        ("attaching", "attached")
+    } else {
+        ("locking", "locked")
+    };
+    let steps = progress(r);
+    match r.verdict {
+        Verdict::Misbehaved => {
+            // It said it was about to take the lock, and never that it had.
+            assert_eq!(steps, [first], "{show}");
+            assert!(evidence_says(r, "futex wait"), "{show}");
+            assert!(evidence_says(r, "unchanged across 3 samples"), "{show}");
+            assert!(
+                evidence_says(r, "killed by signal 9"),
+                "deadlocked child killed{show}"
+            );
+            assert!(
+                r.evidence
+                    .iter()
+                    .any(|e| e.get("blocked_to_verdict_ms").is_some()),
+                "{show}"
+            );
+            if r.runtime == Runtime::Rust {
+                assert!(
+                    evidence_says(r, "is inside LOCK"),
+                    "the Mutex's futex{show}"
+                );
+            }
+            if variant == "broken-stdout" {
+                assert!(evidence_says(r, "blocked in write(1)"), "{show}");
+            }
+        }
+        Verdict::Behaved => {
+            assert_eq!(steps.last().map(String::as_str), Some(last), "{show}");
+            assert!(evidence_says(r, "exit code 0") || evidence_says(r, "exit status: 0"));
+        }
+        other => panic!("unexpected verdict {other}{show}"),
+    }
+    // Since 3.12, forking a multi-threaded process warns: recorded as evidence.
+    let modern = version
+        .and_then(parse_version)
+        .is_some_and(|v| v >= vec![3, 12]);
+    if modern && variant.starts_with("broken-") && !native || modern && variant == "broken" {
+        let warned = r.evidence.iter().any(|e| {
+            e.get("fork_warning")
+                .and_then(|w| w.as_str())
+                .is_some_and(|w| w.contains("multi-threaded"))
+        });
+        assert!(warned, "the fork DeprecationWarning{show}");
+    }
+    for pid in child_pids(r) {
+        assert!(!alive(pid), "child {pid} left behind{show}");
+    }
+}
+
+#[rstest]
+#[case::rust_broken("rust", "broken")]
+#[case::rust_fixed_atfork("rust", "fixed-atfork")]
+#[case::rust_fixed_order("rust", "fixed-order")]
+#[case::rust_fixed_exec("rust", "fixed-exec")]
+#[case::python_broken("python", "broken")]
+#[case::python_broken_logging("python", "broken-logging")]
+#[case::python_broken_stdout("python", "broken-stdout")]
+#[case::python_fixed_atfork("python", "fixed-atfork")]
+#[case::python_fixed_order("python", "fixed-order")]
+#[case::python_fixed_spawn("python", "fixed-spawn")]
+#[case::embedded_broken("embedded", "broken")]
+#[case::embedded_broken_logging("embedded", "broken-logging")]
+#[case::embedded_broken_stdout("embedded", "broken-stdout")]
+#[case::embedded_fixed_atfork("embedded", "fixed-atfork")]
+#[case::embedded_fixed_order("embedded", "fixed-order")]
+#[case::embedded_fixed_spawn("embedded", "fixed-spawn")]
+#[case::embedded_broken_native_fork("embedded", "broken-native-fork")]
+#[case::embedded_fixed_native_fork("embedded", "fixed-native-fork")]
+fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
+    let (ran, r) = run_case(ID, runtime, variant, &[]);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    assert_expected_with_evidence(variant, &r, &ran.show());
+}
+
+/// Every interpreter this machine has, each against the expectations for
+/// its version (logging deadlocks only before 3.7; register_at_fork is 3.7+).
+#[test]
+fn every_interpreter_here_gives_its_expected_verdicts() {
+    let (found, _) = harness::python::discover(&[]);
+    let default = harness::python::default_python().expect("a python3");
+    let mut pythons: Vec<String> = found.iter().map(|f| f.path.display().to_string()).collect();
+    pythons.push(default.display().to_string());
+    let runs: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = pythons
+            .iter()
+            .map(|py| {
+                s.spawn(move || {
+                    repro(&["run", ID, "--runtime", "python", "--json", "--python", py])
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for ran in &runs {
+        let records = ran.records();
+        assert_eq!(records.len(), 6, "{}", ran.show());
+        for r in &records {
+            assert_expected_with_evidence(&r.variant, r, &ran.show());
+        }
+        // A skip that scenario.toml expects does not fail the run.
+        assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    }
+}
+
+#[test]
+fn stdout_lock_needs_a_buffered_stdout_which_the_supervisor_guarantees() {
+    // The caller's PYTHONUNBUFFERED would make sys.stdout.buffer a bare
+    // FileIO with no lock; the supervisor keeps it out.
+    let ran = crate::util::repro_env(
+        &[
+            "run",
+            ID,
+            "--runtime",
+            "python",
+            "--variant",
+            "broken-stdout",
+            "--json",
+        ],
+        &[("PYTHONUNBUFFERED", "1")],
+    );
+    let r = ran.record();
+    assert_eq!(
+        r.symptom.as_deref(),
+        Some("child-deadlock"),
+        "{}",
+        ran.show()
+    );
+}

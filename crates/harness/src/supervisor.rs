@@ -17,8 +17,8 @@
 //!    exactly when the child exits or when time is up, never in between.
 //!    On time-out the group is snapshotted from `/proc` (state, wchan,
 //!    syscall of each member: the evidence of *where* it hung), then killed.
-//! 4. **Orphans come home.** The supervisor is a child subreaper
-//!    (`PR_SET_CHILD_SUBREAPER`), so a grandchild whose parent died is
+//! 4. **Orphans come home.** The supervising program makes itself a child
+//!    subreaper ([`become_subreaper`]), so a grandchild whose parent died is
 //!    re-parented to it, not to init, and is killed and reaped here. Anything
 //!    still alive after the scenario exited is a leak and is reported.
 //! 5. **No pipe deadlock.** stdout and stderr are drained on their own
@@ -78,7 +78,6 @@ pub struct Finished {
 /// Only if the process cannot be started or watched; everything the process
 /// itself does is reported in [`Finished`].
 pub fn run(mut cmd: Command, timeout: Duration) -> io::Result<Finished> {
-    become_subreaper();
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -144,7 +143,14 @@ fn killpg(pgid: i32) {
     }
 }
 
-fn become_subreaper() {
+/// Makes this process a child subreaper: orphans among its descendants are
+/// re-parented to it, not to init, so [`run`] can kill and reap them.
+///
+/// Process-wide and permanent, so [`run`] never does it behind its caller's
+/// back: the program that supervises (the `repro` binary) calls it once at
+/// start. A subreaper must reap what it is given; a test process, which does
+/// not, should not call it.
+pub fn become_subreaper() {
     // SAFETY: plain syscall on this process. Failure only means orphans go to
     // init instead of to us; the process-group kill still reaches them.
     unsafe {
@@ -287,6 +293,7 @@ mod tests {
 
     #[test]
     fn hung_group_is_snapshotted_killed_and_reaped() {
+        become_subreaper(); // the orphaned `sleep` comes back to be reaped
         // The shell blocks in wait(), its background child in nanosleep.
         let f = run(sh("sleep 1000 & wait"), Duration::from_millis(300));
         let f = f.unwrap();
@@ -299,6 +306,7 @@ mod tests {
 
     #[test]
     fn leftover_grandchild_is_a_reported_leak() {
+        become_subreaper();
         let f = run(
             sh("sleep 1000 >/dev/null 2>&1 & exit 0"),
             Duration::from_secs(5),

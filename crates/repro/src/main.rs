@@ -25,6 +25,8 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Orphans of supervised scenarios come back to us to be reaped.
+    harness::supervisor::become_subreaper();
     let mut out = output::Out::stdout();
     let result = match &cli.command {
         Command::List { json } => list::exec(*json, &mut out),

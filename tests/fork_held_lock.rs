@@ -1,7 +1,10 @@
 //! fork-held-lock (seed 03): fork while another thread holds a lock; the
 //! child blocks forever. https://bugs.python.org/issue6721
 
-use crate::util::{alive, assert_cases_are_the_spec, evidence_says, repro, run_case, spec};
+use crate::util::{
+    alive, assert_cases_are_the_spec, child_pids, evidence_says, on_every_interpreter, run_case,
+    spec,
+};
 use harness::record::{Record, Runtime, Verdict};
 use harness::spec::parse_version;
 use rstest::rstest;
@@ -41,17 +44,6 @@ fn progress(r: &Record) -> Vec<String> {
         .unwrap_or_else(|| panic!("no child_progress in {r:#?}"))
         .iter()
         .map(|v| v.as_str().unwrap().to_owned())
-        .collect()
-}
-
-fn child_pids(r: &Record) -> Vec<i64> {
-    r.evidence
-        .iter()
-        .filter_map(|e| {
-            let rest = e.as_str()?.strip_prefix("child ")?;
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().ok()
-        })
         .collect()
 }
 
@@ -158,21 +150,7 @@ fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
 /// its version (logging deadlocks only before 3.7; register_at_fork is 3.7+).
 #[test]
 fn every_interpreter_here_gives_its_expected_verdicts() {
-    let (found, _) = harness::python::discover(&[]);
-    let default = harness::python::default_python().expect("a python3");
-    let mut pythons: Vec<String> = found.iter().map(|f| f.path.display().to_string()).collect();
-    pythons.push(default.display().to_string());
-    let runs: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = pythons
-            .iter()
-            .map(|py| {
-                s.spawn(move || {
-                    repro(&["run", ID, "--runtime", "python", "--json", "--python", py])
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let runs = on_every_interpreter(ID);
     for ran in &runs {
         let records = ran.records();
         assert_eq!(records.len(), 6, "{}", ran.show());

@@ -3,8 +3,8 @@
 //! https://github.com/python/cpython/issues/66285
 
 use crate::util::{
-    alive, assert_cases_are_the_spec, evidence_list, evidence_number, evidence_says, repro,
-    run_case, spec,
+    alive, assert_cases_are_the_spec, child_pids, evidence_list, evidence_number, evidence_says,
+    on_every_interpreter, run_case, spec,
 };
 use harness::record::{Record, Runtime, Verdict};
 use rstest::rstest;
@@ -31,18 +31,6 @@ const CASES: &[(&str, &str)] = &[
 #[test]
 fn the_test_matrix_is_the_spec_matrix() {
     assert_cases_are_the_spec(ID, CASES);
-}
-
-/// The pids of the children the evidence names ("child 1234 ...").
-fn child_pids(r: &Record) -> Vec<i64> {
-    r.evidence
-        .iter()
-        .filter_map(|e| {
-            let rest = e.as_str()?.strip_prefix("child ")?;
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            digits.parse().ok()
-        })
-        .collect()
 }
 
 /// What the interpreter under test should do, from scenario.toml (with its
@@ -134,22 +122,7 @@ fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
 /// shows the upstream fix, older ones the bug.
 #[test]
 fn every_interpreter_here_gives_its_expected_verdicts() {
-    let (found, _) = harness::python::discover(&[]);
-    let default = harness::python::default_python().expect("a python3");
-    let mut pythons: Vec<String> = found.iter().map(|f| f.path.display().to_string()).collect();
-    pythons.push(default.display().to_string());
-    let runs: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = pythons
-            .iter()
-            .map(|py| {
-                s.spawn(move || {
-                    let args = ["run", ID, "--runtime", "python", "--json", "--python", py];
-                    repro(&args)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    let runs = on_every_interpreter(ID);
     for ran in &runs {
         let records = ran.records();
         assert_eq!(records.len(), 6, "{}", ran.show());

@@ -165,3 +165,42 @@ pub fn sample_until(what: &str, limit: std::time::Duration, condition: impl Fn()
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
+
+/// The pids of the children the evidence names ("child 1234 ...").
+pub fn child_pids(r: &Record) -> Vec<i64> {
+    r.evidence
+        .iter()
+        .filter_map(|e| {
+            let rest = e.as_str()?.strip_prefix("child ")?;
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse().ok()
+        })
+        .collect()
+}
+
+/// Runs every python case of `scenario` on every interpreter this machine
+/// has (at least the default one), side by side; one run per interpreter.
+pub fn on_every_interpreter(scenario: &str) -> Vec<Ran> {
+    let (found, _) = harness::python::discover(&[]);
+    let default = harness::python::default_python().expect("a python3");
+    let mut pythons: Vec<String> = found.iter().map(|f| f.path.display().to_string()).collect();
+    pythons.push(default.display().to_string());
+    std::thread::scope(|s| {
+        let handles: Vec<_> = pythons
+            .iter()
+            .map(|py| {
+                let args = [
+                    "run",
+                    scenario,
+                    "--runtime",
+                    "python",
+                    "--json",
+                    "--python",
+                    py,
+                ];
+                s.spawn(move || repro(&args))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    })
+}

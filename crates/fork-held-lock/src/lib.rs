@@ -41,7 +41,6 @@ pub mod native;
 use harness::fork::{describe, fork_child};
 use harness::hang::{self, Watched};
 use harness::scenario::Observation;
-use serde_json::json;
 use std::cell::RefCell;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -177,8 +176,8 @@ pub fn run(variant: &str) -> Result<Observation, String> {
             holder.stop()?;
         }
         "exec-child" => {
-            // The program `fixed-exec` runs: the same work, progress on stdout.
-            let code = child_work(libc::STDOUT_FILENO);
+            // The program `fixed-exec` runs: the same work, progress on stderr.
+            let code = child_work(libc::STDERR_FILENO);
             obs.note(format!("exec'd child: child_work returned {code}"));
         }
         other => return Err(format!("fork-held-lock has no rust variant {other:?}")),
@@ -208,11 +207,11 @@ fn exec_and_watch(obs: &mut Observation) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let mut child = std::process::Command::new(exe)
         .args(["internal-run", "fork-held-lock", "rust", "exec-child"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| format!("spawn: {e}"))?;
-    let progress = OwnedFd::from(child.stdout.take().expect("piped"));
+    let progress = OwnedFd::from(child.stderr.take().expect("piped"));
     let pid = child.id() as i32;
     let watched = hang::watch(pid, &progress).map_err(|e| format!("watch: {e}"))?;
     if note_watched(obs, pid, &watched)? {
@@ -223,54 +222,22 @@ fn exec_and_watch(obs: &mut Observation) -> Result<(), String> {
     Ok(())
 }
 
-/// Notes what watching found; returns whether the child deadlocked.
-///
-/// # Errors
-/// If the child neither finished nor blocked: no verdict can be given.
+/// Notes what watching found; for a deadlock, also where the futex word
+/// lies. Returns whether the child deadlocked.
 fn note_watched(obs: &mut Observation, pid: i32, watched: &Watched) -> Result<bool, String> {
-    match watched {
-        Watched::Finished { progress } => {
-            // (fixed-exec: the exec'd program's own verdict record is not progress)
-            let progress: Vec<&str> = progress
-                .iter()
-                .map(String::as_str)
-                .filter(|s| !s.starts_with('{'))
-                .collect();
-            obs.note(json!({ "child_progress": progress }));
-            Ok(false)
-        }
-        Watched::Deadlocked {
-            progress,
-            samples,
-            blocked_to_verdict,
-        } => {
-            obs.symptom = Some(CHILD_DEADLOCK);
-            obs.note(json!({ "child_progress": progress }));
-            let last = samples.last().expect("samples");
-            let addr = last.futex_addr().unwrap_or(0);
-            let base = &raw const LOCK as u64;
-            let end = base + std::mem::size_of_val(&LOCK) as u64;
-            obs.note(format!(
-                "child {pid} stopped after {:?} and sits in a futex wait on {addr:#x} \
-                 (state {}, wchan {}), unchanged across {} samples",
-                progress.last().map_or("", String::as_str),
-                last.state,
-                last.wchan,
-                samples.len()
-            ));
-            obs.note(format!(
-                "futex word {addr:#x} {} LOCK ({base:#x}..{end:#x})",
-                if (base..end).contains(&addr) {
-                    "is inside"
-                } else {
-                    "is NOT inside"
-                }
-            ));
-            obs.note(json!({ "blocked_to_verdict_ms": hang::round_ms(*blocked_to_verdict) }));
-            Ok(true)
-        }
-        Watched::Undecided { progress, last } => Err(format!(
-            "child {pid} neither finished nor blocked: progress {progress:?}, last sample {last:?}"
-        )),
-    }
+    let Some(last) = watched.note(obs, pid, CHILD_DEADLOCK)? else {
+        return Ok(false);
+    };
+    let addr = last.futex_addr().unwrap_or(0);
+    let base = &raw const LOCK as u64;
+    let end = base + std::mem::size_of_val(&LOCK) as u64;
+    let inside = if (base..end).contains(&addr) {
+        "is inside"
+    } else {
+        "is NOT inside"
+    };
+    obs.note(format!(
+        "futex word {addr:#x} {inside} LOCK ({base:#x}..{end:#x})"
+    ));
+    Ok(true)
 }

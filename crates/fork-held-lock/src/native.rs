@@ -14,11 +14,10 @@
 
 use crate::CHILD_DEADLOCK;
 use harness::fork::{describe, fork_child};
-use harness::hang::{self, Watched};
+use harness::hang;
 use harness::scenario::{NativeRun, Observation};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use serde_json::json;
 use std::os::fd::{AsRawFd, OwnedFd};
 
 /// The embedded-native variants, for the `repro` binary.
@@ -97,35 +96,11 @@ fn run(variant: &str) -> Result<Observation, String> {
     let mut obs = Observation::default();
     let pid = child.pid().as_raw();
     let watched = hang::watch(pid, &progress_r).map_err(|e| format!("watch: {e}"))?;
-    match &watched {
-        Watched::Finished { progress } => obs.note(json!({ "child_progress": progress })),
-        Watched::Deadlocked {
-            progress,
-            samples,
-            blocked_to_verdict,
-        } => {
-            obs.symptom = Some(CHILD_DEADLOCK);
-            let last = samples.last().expect("samples");
-            obs.note(json!({ "child_progress": progress }));
-            obs.note(format!(
-                "child {pid} stopped after {:?}: Python::attach waits for a GIL held by a \
-                 thread that does not exist in the child: it sits in a futex wait on {:#x} \
-                 (state {}, wchan {}), unchanged across {} samples",
-                progress.last().map_or("", String::as_str),
-                last.futex_addr().unwrap_or(0),
-                last.state,
-                last.wchan,
-                samples.len()
-            ));
-            obs.note(json!({ "blocked_to_verdict_ms": hang::round_ms(*blocked_to_verdict) }))
-        }
-        Watched::Undecided { progress, last } => {
-            return Err(format!(
-                "child {pid} neither finished nor blocked: progress {progress:?}, last {last:?}"
-            ));
-        }
-    };
-    if matches!(watched, Watched::Deadlocked { .. }) {
+    if watched.note(&mut obs, pid, CHILD_DEADLOCK)?.is_some() {
+        obs.note(
+            "Python::attach in the child waits for a GIL held by a thread that does not \
+             exist there",
+        );
         let _ = nix::sys::signal::kill(child.pid(), nix::sys::signal::Signal::SIGKILL);
     }
     let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;

@@ -24,6 +24,8 @@
 //! a `wchan` containing `futex` stands in for it.
 
 use crate::procfs;
+use crate::scenario::Observation;
+use serde_json::json;
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
@@ -118,6 +120,54 @@ pub enum Watched {
         /// The last sample.
         last: Option<Sample>,
     },
+}
+
+impl Watched {
+    /// Notes what watching found into `obs` (the child's progress; for a
+    /// deadlock, where it sits and how long the verdict took, and
+    /// `obs.symptom = Some(symptom)`). Returns the deciding sample if the
+    /// child deadlocked, `None` if it finished.
+    ///
+    /// # Errors
+    /// [`Watched::Undecided`]: the child neither finished nor blocked, so
+    /// there is no verdict to give.
+    pub fn note(
+        &self,
+        obs: &mut Observation,
+        pid: i32,
+        symptom: &'static str,
+    ) -> Result<Option<&Sample>, String> {
+        match self {
+            Watched::Finished { progress } => {
+                obs.note(json!({ "child_progress": progress }));
+                Ok(None)
+            }
+            Watched::Deadlocked {
+                progress,
+                samples,
+                blocked_to_verdict,
+            } => {
+                obs.symptom = Some(symptom);
+                obs.note(json!({ "child_progress": progress }));
+                let last = samples.last().expect("a deadlock is decided by samples");
+                obs.note(format!(
+                    "child {pid} stopped after {:?} and sits in a futex wait on {:#x} \
+                     (state {}, wchan {}), unchanged across {} samples",
+                    progress.last().map_or("", String::as_str),
+                    last.futex_addr().unwrap_or(0),
+                    last.state,
+                    last.wchan,
+                    samples.len()
+                ));
+                obs.note(json!({ "blocked_to_verdict_ms": round_ms(*blocked_to_verdict) }));
+                Ok(Some(last))
+            }
+            Watched::Undecided { progress, last } => Err(format!(
+                "child {pid} neither finished nor blocked within {GIVE_UP_AFTER:?}: \
+                 progress {progress:?}, last sample {last:?}"
+            )),
+        }
+    }
 }
 
 /// Watches child `pid`, whose progress messages (lines) arrive on

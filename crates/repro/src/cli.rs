@@ -8,7 +8,8 @@ use std::path::PathBuf;
 /// scenario.toml expects.
 ///
 /// Exit codes: 0 every case as expected; 1 some verdict not as expected;
-/// 2 usage error; 3 some case could not run (hung, crashed, error, skipped).
+/// 2 usage error; 3 some case could not run (hung, crashed, error, or an
+/// unexpected skip).
 #[derive(Debug, Parser)]
 #[command(name = "repro", version, max_term_width = 100)]
 pub struct Cli {

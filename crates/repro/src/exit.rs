@@ -9,5 +9,6 @@ pub const NOT_AS_EXPECTED: u8 = 1;
 /// unusable `--python`. Nothing was run.
 pub const USAGE: u8 = 2;
 /// Every verdict that came back was as expected, but some case could not
-/// give one: it hung, crashed, errored or was skipped.
+/// give one: it hung, crashed, errored, or was skipped where its
+/// `scenario.toml` does not expect a skip.
 pub const COULD_NOT_RUN: u8 = 3;

@@ -5,6 +5,7 @@
 # shared libpython for the embedded runtime (pyo3 builds against the
 # interpreter named by PYO3_PYTHON, else python3 on PATH). Debian's python3
 # and python3-dev are installed when no such interpreter is found.
+# Makes .venv, the project's Python environment (ci/requirements.txt).
 set -euo pipefail
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -40,5 +41,21 @@ if [ -z "$py" ] || ! embeddable "$py"; then
   embeddable "$py" || die "$py is still not embeddable"
   say "build with: PYO3_PYTHON=$py make test"
 fi
-say "python runtime and embedding: $("$py" -c 'import sys, platform; print(platform.python_implementation(), platform.python_version(), sys.executable)')"
+say "embedding: $("$py" -c 'import sys, platform; print(platform.python_implementation(), platform.python_version(), sys.executable)')"
+
+# The project's Python environment: .venv, from the embedding interpreter
+# (so the embedded runtime can use its site-packages), with the pinned
+# packages some scenarios need. Remade if it was made from another one.
+venv=.venv
+base="$("$py" -c 'import sys; print(sys.base_prefix)')"
+if [ ! -x "$venv/bin/python" ] \
+   || [ "$("$venv/bin/python" -c 'import sys; print(sys.base_prefix)' 2>/dev/null)" != "$base" ]; then
+  say "creating $venv from $py"
+  "$py" -m venv --clear "$venv" || die "cannot create $venv (Debian: apt-get install python3-venv)"
+fi
+if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+       --only-binary=:all: -r ci/requirements.txt; then
+  die "cannot install ci/requirements.txt into $venv"
+fi
+say "project environment: $venv ($("$venv/bin/python" -c 'import gevent, platform; print("Python", platform.python_version(), "gevent", gevent.__version__)'))"
 say "ok"

@@ -19,4 +19,5 @@ SCENARIOS = {
     "shared-epoll": "pyrepro.shared_epoll",
     "signal-wakeup-fd": "pyrepro.signal_wakeup_fd",
     "fork-held-lock": "pyrepro.fork_held_lock",
+    "finalizer-yield": "pyrepro.finalizer_yield",
 }

@@ -43,8 +43,12 @@ def run_case(scenario, variant, runtime="python", interpreter=None):
     fn = variant_fn(scenario, variant)
     python = record.interpreter(interpreter)
     prepare = getattr(load(scenario), "prepare", None)
-    if prepare is not None:
-        prepare(variant)
+    try:
+        if prepare is not None:
+            prepare(variant)
+    except record.Skip as e:
+        return record.build(scenario, runtime, variant, 0.0,
+                            verdict=record.SKIPPED, reason=str(e), python=python)
     start = time.perf_counter()
     try:
         observation = fn()

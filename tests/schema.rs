@@ -8,7 +8,10 @@ use harness::spec::Spec;
 use std::process::Command;
 
 fn python() -> Command {
-    let mut cmd = Command::new(default_python().expect("a python3 for the tests"));
+    let mut cmd = Command::new(
+        default_python(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+            .expect("a python3 for the tests"),
+    );
     harness::python::scrub_env(&mut cmd);
     cmd.env("PYTHONPATH", env!("CARGO_MANIFEST_DIR"))
         .env("PYTHONDONTWRITEBYTECODE", "1");

@@ -13,6 +13,9 @@ mod signal_wakeup_fd;
 // fork-held-lock: deadlocks detected from /proc, in three runtimes and natively.
 mod fork_held_lock;
 
+// finalizer-yield: gevent (from make setup's .venv) and a Rust executor.
+mod finalizer_yield;
+
 // The supervisor's guarantees, end to end: hung, crashed, leaked, garbage.
 mod supervisor;
 

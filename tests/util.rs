@@ -182,7 +182,8 @@ pub fn child_pids(r: &Record) -> Vec<i64> {
 /// has (at least the default one), side by side; one run per interpreter.
 pub fn on_every_interpreter(scenario: &str) -> Vec<Ran> {
     let (found, _) = harness::python::discover(&[]);
-    let default = harness::python::default_python().expect("a python3");
+    let default = harness::python::default_python(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
+        .expect("a python3");
     let mut pythons: Vec<String> = found.iter().map(|f| f.path.display().to_string()).collect();
     pythons.push(default.display().to_string());
     std::thread::scope(|s| {

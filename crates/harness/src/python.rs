@@ -26,16 +26,29 @@ pub fn scrub_env(cmd: &mut Command) {
 }
 
 /// The interpreter to use when none is named: `$REPRO_PYTHON`, else the
-/// first `python3` on `PATH`.
+/// project's environment (`<project>/.venv/bin/python`, made by
+/// `make setup`), else the first `python3` on `PATH`.
 ///
 /// # Errors
 /// A message saying what was looked for.
-pub fn default_python() -> Result<PathBuf, String> {
+pub fn default_python(project: &Path) -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os("REPRO_PYTHON").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    which(OsStr::new("python3"))
-        .ok_or_else(|| "no python3 on PATH (name one with --python or REPRO_PYTHON)".to_owned())
+    let venv = project_venv_python(project);
+    if is_executable_file(&venv) {
+        return Ok(venv);
+    }
+    which(OsStr::new("python3")).ok_or_else(|| {
+        "no python3 on PATH and no .venv (run make setup, or name one with --python or \
+         REPRO_PYTHON)"
+            .to_owned()
+    })
+}
+
+/// The project's Python environment's interpreter (it may not exist).
+pub fn project_venv_python(project: &Path) -> PathBuf {
+    project.join(".venv").join("bin").join("python")
 }
 
 /// The first executable named `name` on `PATH`.
@@ -234,7 +247,7 @@ mod tests {
 
     #[test]
     fn discovery_deduplicates_and_explains() {
-        let default = default_python().expect("a python3 on PATH");
+        let default = default_python(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("a python3");
         let dir = tempfile::tempdir().unwrap();
         let alias = dir.path().join("python3.99");
         std::os::unix::fs::symlink(std::fs::canonicalize(&default).unwrap(), &alias).unwrap();

@@ -60,7 +60,9 @@ pub struct VariantSpec {
     pub id: String,
     /// The runtimes that implement it.
     pub runtimes: Vec<Runtime>,
-    /// The verdict it must give (unless a `when` says otherwise).
+    /// The verdict it must give (unless a `when` says otherwise):
+    /// `misbehaved`, `behaved`, `crashed` (the point is that the process
+    /// dies) or `skipped`.
     pub expect: Verdict,
     /// The symptom it must show when it misbehaves.
     #[serde(default)]
@@ -141,9 +143,7 @@ impl Spec {
             }
             check_expectation(&at, v.expect, v.symptom.as_deref())?;
             for o in &v.when {
-                if o.expect != Verdict::Skipped {
-                    check_expectation(&at, o.expect, o.symptom.as_deref())?;
-                }
+                check_expectation(&at, o.expect, o.symptom.as_deref())?;
                 if !o.because.contains("https://") {
                     return Err(format!(
                         "{at}: key `because`: an override must link the upstream change that \
@@ -181,10 +181,15 @@ fn check_expectation(at: &str, expect: Verdict, symptom: Option<&str>) -> Result
         (Verdict::Misbehaved, Some(s)) if !is_kebab_id(s) => {
             Err(format!("{at}: key `symptom`: {s:?} is not a kebab-case id"))
         }
-        (Verdict::Behaved, Some(_)) => Err(format!("{at}: key `symptom` given for behaved")),
-        (Verdict::Misbehaved | Verdict::Behaved, _) => Ok(()),
-        (other, _) => Err(format!(
-            "{at}: key `expect`: {other} is not a verdict a case can be expected to give"
+        (Verdict::Misbehaved, _) => Ok(()),
+        (other @ (Verdict::Behaved | Verdict::Crashed | Verdict::Skipped), Some(_)) => {
+            Err(format!("{at}: key `symptom` given for {other}"))
+        }
+        // crashed: the variant's point is that the process dies (an abort);
+        // skipped: it cannot run there (an API the interpreter lacks).
+        (Verdict::Behaved | Verdict::Crashed | Verdict::Skipped, None) => Ok(()),
+        (other @ (Verdict::Hung | Verdict::Error), _) => Err(format!(
+            "{at}: key `expect`: {other} is never an expectation (it means the case could not run)"
         )),
     }
 }

@@ -166,9 +166,15 @@ pub fn start_checked(root: &Path) -> Result<PythonInfo, String> {
         py.import("sys")?
             .getattr("path")?
             .call_method1("insert", (0, root.to_string_lossy().as_ref()))?;
-        py.import("platform")?
+        let version: String = py
+            .import("platform")?
             .call_method0("python_version")?
-            .extract()
+            .extract()?;
+        if let Some(site) = project_site_packages(root, &version) {
+            py.import("site")?
+                .call_method1("addsitedir", (site.to_string_lossy().as_ref(),))?;
+        }
+        Ok(version)
     })
     .map_err(|e| format!("python raised: {e}"))?;
     check_interpreter(&version, library.as_deref())?;
@@ -180,6 +186,27 @@ pub fn start_checked(root: &Path) -> Result<PythonInfo, String> {
             .unwrap_or_default(),
         library: library.map(|l| l.display().to_string()),
     })
+}
+
+/// The project environment's site-packages (`.venv`, made by `make setup`),
+/// if that environment is for this interpreter's `major.minor`: its
+/// packages (gevent) are then importable in the embedded interpreter too.
+fn project_site_packages(root: &Path, running_version: &str) -> Option<PathBuf> {
+    let cfg = std::fs::read_to_string(root.join(".venv").join("pyvenv.cfg")).ok()?;
+    let venv_version = cfg.lines().find_map(|l| {
+        let (key, value) = l.split_once('=')?;
+        matches!(key.trim(), "version" | "version_info").then(|| value.trim().to_owned())
+    })?;
+    let major_minor = |v: &str| v.split('.').take(2).collect::<Vec<_>>().join(".");
+    if major_minor(&venv_version) != major_minor(running_version) {
+        return None;
+    }
+    let site = root
+        .join(".venv")
+        .join("lib")
+        .join(format!("python{}", major_minor(running_version)))
+        .join("site-packages");
+    site.is_dir().then_some(site)
 }
 
 fn error_record(scenario: &str, variant: &str, reason: String) -> Record {

@@ -187,22 +187,13 @@ impl<'o> Report<'o> {
         let code = exit_code(&self.records);
         if !self.json {
             let n = self.records.len();
-            let ok = self
-                .records
-                .iter()
-                .filter(|r| r.as_expected == Some(true))
-                .count();
-            let inconclusive = self
-                .records
-                .iter()
-                .filter(|r| !r.verdict.is_conclusive())
-                .count();
-            let mut line = format!(
-                "\n{n} run(s): {ok} as expected, {} not as expected",
-                n - ok - inconclusive
-            );
-            if inconclusive > 0 {
-                line.push_str(&format!(", {inconclusive} without a verdict"));
+            let count = |f: fn(&Record) -> bool| self.records.iter().filter(|r| f(r)).count();
+            let ok = count(|r| r.as_expected == Some(true));
+            let wrong = count(|r| r.verdict.is_conclusive() && r.as_expected != Some(true));
+            let no_verdict = count(|r| !r.verdict.is_conclusive() && r.as_expected != Some(true));
+            let mut line = format!("\n{n} run(s): {ok} as expected, {wrong} not as expected");
+            if no_verdict > 0 {
+                line.push_str(&format!(", {no_verdict} without a verdict"));
             }
             self.out.line(&format!(
                 "{line}  (kernel {})",

@@ -8,6 +8,7 @@ const SCENARIOS: &[ScenarioDef] = &[
     shared_epoll::SCENARIO,
     signal_wakeup_fd::SCENARIO,
     fork_held_lock::SCENARIO,
+    finalizer_yield::SCENARIO,
 ];
 
 /// A scenario: its definition and its parsed spec.

@@ -114,7 +114,7 @@ fn choose_python(args: &RunArgs, needed: bool) -> Result<PythonChoice, Usage> {
             version: None,
         });
     }
-    let path = python::default_python();
+    let path = python::default_python(&registry::root());
     let checked = path
         .as_ref()
         .map_err(Clone::clone)
@@ -152,7 +152,11 @@ fn command_for(case: Case<'_>, py: &PythonChoice) -> Result<Command, String> {
         }
     };
     python::scrub_env(&mut cmd);
-    cmd.env("PYTHONPATH", &root)
+    // A backtrace setting inherited from the shell would change what a
+    // crashing scenario prints (evidence), so it is not inherited either.
+    cmd.env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .env("PYTHONPATH", &root)
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .env("REPRO_ROOT", &root)
         .current_dir(&root);

@@ -1,0 +1,158 @@
+"""finalizer-yield (seed 04): a finalizer run by the garbage collector switches greenlets.
+
+Symptom: a gevent service logs, now and then, ``BlockingSwitchOutError:
+Impossible to call blocking function in the event loop callback`` from deep
+inside a logging handler, and the log record it was writing is lost.
+
+Cause: the garbage collector runs finalizers (weakref callbacks, ``__del__``)
+in whatever greenlet happened to trigger the collection. A finalizer that
+does something which can yield (logging to a socket, ``gevent.sleep``, any
+patched socket operation that has to wait) makes gevent switch greenlets
+*inside the collector*. If the interrupted greenlet was the hub (the
+collection ran from a hub callback), gevent refuses:
+``BlockingSwitchOutError``. If it was an ordinary greenlet, the switch
+succeeds, and another greenlet runs in the middle of the collection.
+
+Fix: a finalizer never does I/O or anything that can yield. It records the
+fact, and the I/O happens later, outside the collector. (Deferring with
+``hub.loop.run_callback(fn)`` is not a fix: ``fn`` still runs in the hub.)
+
+Variants (the line marked FIX is the whole difference):
+  broken           the collection runs from a hub callback; the finalizer
+                   yields; BlockingSwitchOutError, and the record is lost
+  broken-greenlet  the collection runs in greenlet A; the finalizer yields;
+                   greenlet B runs while A is still inside gc.collect()
+  fixed            the finalizer only records; the I/O happens after
+
+The collector is made deterministic: automatic collection is off and one
+reference cycle is collected by an explicit gc.collect(), so the finalizer
+runs exactly once, where the variant says. When gevent cannot be imported,
+the verdict is ``skipped`` with the reason.
+"""
+
+import gc
+import weakref
+
+from pyrepro.record import Observation, Skip
+
+BLOCKING_SWITCH_OUT = "blocking-switch-out"
+SWITCH_INSIDE_GC = "switch-inside-gc"
+
+
+def prepare(variant):
+    try:
+        import gevent  # noqa: F401  (its import dominates; keep it off the clock)
+    except ImportError as e:
+        raise Skip("gevent is not installed for this interpreter (%s); make setup "
+                   "installs it into .venv" % e)
+
+
+class Node(object):
+    """A part of a reference cycle: only the cycle collector frees it."""
+
+
+def garbage_cycle_with_finalizer(finalizer):
+    """One unreachable reference cycle whose weakref callback is
+    ``finalizer``; returns the weakref (which must stay alive for the
+    callback to run)."""
+    node = Node()
+    node.self = node
+    ref = weakref.ref(node, finalizer)
+    del node
+    return ref
+
+
+class Log(object):
+    """What the finalizer wants to write: a record "sent" only after a step
+    that yields (the socket send of the story)."""
+
+    def __init__(self, gevent):
+        self.gevent = gevent
+        self.sent = []
+
+    def write(self, record):
+        self.gevent.sleep(0)  # any operation that can yield
+        self.sent.append(record)
+
+
+def hub_case(fix):
+    import gevent
+    from gevent.hub import get_hub
+
+    obs = Observation()
+    hub = get_hub()
+    log = Log(gevent)
+    pending, errors, where = [], [], []
+
+    def finalizer(ref):
+        where.append("hub" if gevent.getcurrent() is hub else "greenlet")
+        if fix:
+            # FIX: record, don't do I/O; it happens outside the collector.
+            pending.append("node collected")
+            return
+        try:
+            log.write("node collected")
+        except BaseException as e:  # the collector would only print it
+            errors.append(e)
+
+    gc.collect()
+    gc.disable()
+    try:
+        ref = garbage_cycle_with_finalizer(finalizer)
+        hub.loop.run_callback(gc.collect)  # the collection runs in the hub
+        gevent.sleep(0)  # let the hub run its callbacks
+        for record in pending:  # the deferred I/O, in a greenlet, after it
+            log.write(record)
+    finally:
+        gc.enable()
+    del ref
+    obs.note({"finalizer_ran_in": where})
+    obs.note({"records_sent": log.sent})
+    if errors:
+        e = errors[0]
+        obs.symptom = BLOCKING_SWITCH_OUT
+        obs.note("%s: %s" % (type(e).__name__, e))
+        obs.note("the finalizer's record was lost: it never reached the log")
+    return obs
+
+
+def greenlet_case():
+    import gevent
+
+    obs = Observation()
+    order = []
+
+    def finalizer(ref):
+        order.append("finalizer: start (inside gc.collect)")
+        gevent.sleep(0)  # the I/O that can yield
+        order.append("finalizer: end")
+
+    def a():
+        order.append("A: gc.collect() start")
+        gc.collect()
+        order.append("A: gc.collect() end")
+
+    def b():
+        order.append("B: runs")
+
+    gc.collect()
+    gc.disable()
+    try:
+        ref = garbage_cycle_with_finalizer(finalizer)
+        gevent.joinall([gevent.spawn(a), gevent.spawn(b)])
+    finally:
+        gc.enable()
+    del ref
+    obs.note({"order": order})
+    start, end = order.index("A: gc.collect() start"), order.index("A: gc.collect() end")
+    if start < order.index("B: runs") < end:
+        obs.symptom = SWITCH_INSIDE_GC
+        obs.note("greenlet B ran while greenlet A was still inside gc.collect()")
+    return obs
+
+
+VARIANTS = {
+    "broken": lambda: hub_case(fix=False),
+    "broken-greenlet": greenlet_case,
+    "fixed": lambda: hub_case(fix=True),
+}

@@ -20,6 +20,9 @@ fact, and the I/O happens later, outside the collector. (Deferring with
 Variants (the line marked FIX is the whole difference):
   broken           the collection runs from a hub callback; the finalizer
                    yields; BlockingSwitchOutError, and the record is lost
+  broken-syslog    the same, as the story met it: the finalizer logs through
+                   a SysLogHandler over TCP to a loopback listener that does
+                   not read, so the (gevent-patched) send has to wait
   broken-greenlet  the collection runs in greenlet A; the finalizer yields;
                    greenlet B runs while A is still inside gc.collect()
   fixed            the finalizer only records; the I/O happens after
@@ -40,11 +43,16 @@ SWITCH_INSIDE_GC = "switch-inside-gc"
 
 
 def prepare(variant):
+    """Set-up off the clock: gevent's import dominates everything else."""
     try:
-        import gevent  # noqa: F401  (its import dominates; keep it off the clock)
+        import gevent  # noqa: F401
     except ImportError as e:
         raise Skip("gevent is not installed for this interpreter (%s); make setup "
                    "installs it into .venv" % e)
+    if variant == "broken-syslog":
+        import logging.handlers  # noqa: F401
+        from gevent import monkey
+        monkey.patch_socket()  # as a gevent service does: sends may now yield
 
 
 class Node(object):
@@ -116,6 +124,69 @@ def hub_case(fix):
     return obs
 
 
+def syslog_case():
+    import logging
+    import logging.handlers
+    import socket
+    import sys
+
+    import gevent
+    from gevent.hub import get_hub
+
+    obs = Observation()  # prepare() has monkey-patched socket, as a service does
+    hub = get_hub()
+    errors = []
+
+    class SysLog(logging.handlers.SysLogHandler):
+        def handleError(self, record):  # logging's default prints and drops it
+            errors.append((sys.exc_info()[1], record.getMessage()))
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    handler = SysLog(address=listener.getsockname(), socktype=socket.SOCK_STREAM)
+    peer, _ = listener.accept()  # and never reads
+    send = handler.socket
+    send.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    send.settimeout(0)
+    filled = 0
+    try:
+        while True:
+            filled += send.send(b"\0" * 65536)
+    except (BlockingIOError, socket.timeout):
+        pass
+    send.settimeout(None)  # the next send must wait: a yield, under gevent
+    obs.note("the syslog server reads nothing: %d bytes already fill the connection" % filled)
+    logger = logging.getLogger("pyrepro.finalizer_yield")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+
+    def finalizer(ref):
+        logger.info("node collected")
+
+    gc.collect()
+    gc.disable()
+    try:
+        ref = garbage_cycle_with_finalizer(finalizer)
+        hub.loop.run_callback(gc.collect)  # the collection runs in the hub
+        gevent.sleep(0)
+    finally:
+        gc.enable()
+        logger.removeHandler(handler)
+        handler.close()
+        peer.close()
+        listener.close()
+    del ref
+    for e, message in errors:
+        obs.symptom = BLOCKING_SWITCH_OUT
+        obs.note("SysLogHandler.emit(%r) failed: %s: %s" % (message, type(e).__name__, e))
+        obs.note("logging.Handler.handleError dropped the record: it never reached syslog")
+    if not errors:
+        obs.note("the record was sent")
+    return obs
+
+
 def greenlet_case():
     import gevent
 
@@ -153,6 +224,7 @@ def greenlet_case():
 
 VARIANTS = {
     "broken": lambda: hub_case(fix=False),
+    "broken-syslog": syslog_case,
     "broken-greenlet": greenlet_case,
     "fixed": lambda: hub_case(fix=True),
 }

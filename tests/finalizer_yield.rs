@@ -12,9 +12,11 @@ const CASES: &[(&str, &str)] = &[
     ("rust", "broken-abort"),
     ("rust", "fixed"),
     ("python", "broken"),
+    ("python", "broken-syslog"),
     ("python", "broken-greenlet"),
     ("python", "fixed"),
     ("embedded", "broken"),
+    ("embedded", "broken-syslog"),
     ("embedded", "broken-greenlet"),
     ("embedded", "fixed"),
 ];
@@ -40,9 +42,11 @@ fn strings(r: &harness::record::Record, key: &str) -> Vec<String> {
 #[case::rust_broken_abort("rust", "broken-abort")]
 #[case::rust_fixed("rust", "fixed")]
 #[case::python_broken("python", "broken")]
+#[case::python_broken_syslog("python", "broken-syslog")]
 #[case::python_broken_greenlet("python", "broken-greenlet")]
 #[case::python_fixed("python", "fixed")]
 #[case::embedded_broken("embedded", "broken")]
+#[case::embedded_broken_syslog("embedded", "broken-syslog")]
 #[case::embedded_broken_greenlet("embedded", "broken-greenlet")]
 #[case::embedded_fixed("embedded", "fixed")]
 fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
@@ -102,6 +106,16 @@ fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
                 strings(&r, "records_sent").is_empty(),
                 "the record is lost{show}"
             );
+        }
+        (_, "broken-syslog") => {
+            assert!(
+                evidence_says(
+                    &r,
+                    "SysLogHandler.emit('node collected') failed: BlockingSwitchOutError"
+                ),
+                "{show}"
+            );
+            assert!(evidence_says(&r, "never reached syslog"), "{show}");
         }
         (_, "broken-greenlet") => {
             let order = strings(&r, "order");

@@ -1,7 +1,7 @@
 # repro: see README.md. `make demo` runs every case; `make test` is the suite.
 CARGO ?= cargo
 
-.PHONY: help setup demo test lint nextest stress clean
+.PHONY: help setup demo test lint nextest stress canary clean
 
 help:
 	@echo "make setup    install what a fresh machine lacks (idempotent)"
@@ -10,6 +10,7 @@ help:
 	@echo "make lint     rustfmt and clippy, warnings as errors"
 	@echo "make nextest  the suite under cargo-nextest (leaks fail)"
 	@echo "make stress   every case N times (N=100) with every core busy"
+	@echo "make canary   every scenario on every interpreter here; drift report"
 
 setup:
 	@ci/setup.sh
@@ -29,6 +30,9 @@ nextest: setup
 
 stress: setup
 	@ci/stress.sh
+
+canary:
+	@ci/canary.sh
 
 clean:
 	$(CARGO) clean

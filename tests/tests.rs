@@ -16,6 +16,9 @@ mod fork_held_lock;
 // finalizer-yield: gevent (from make setup's .venv) and a Rust executor.
 mod finalizer_yield;
 
+// The canary: drift named exactly (on a copy of a scenario.toml), reports valid.
+mod canary;
+
 // The supervisor's guarantees, end to end: hung, crashed, leaked, garbage.
 mod supervisor;
 

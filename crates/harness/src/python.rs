@@ -127,6 +127,12 @@ pub struct Dropped {
     pub why: String,
 }
 
+/// Only the interpreters in `named`, checked and deduplicated as
+/// [`discover`] does.
+pub fn discover_named(named: &[PathBuf]) -> (Vec<Found>, Vec<Dropped>) {
+    check_candidates(named.to_vec(), named, None)
+}
+
 /// Every Python interpreter this machine has: `extra` (e.g. `--python`),
 /// `$REPRO_PYTHONS` (colon-separated), every `python3.X` on `PATH`, every
 /// pyenv version under `$PYENV_ROOT/versions` (or `~/.pyenv/versions`), and
@@ -171,8 +177,16 @@ pub fn discover(extra: &[PathBuf]) -> (Vec<Found>, Vec<Dropped>) {
         candidates.extend(versions);
     }
     candidates.extend(versioned(Path::new("/usr/bin")));
+    check_candidates(candidates, &named, pyenv_shims())
+}
 
-    let shims = pyenv_shims();
+/// Drops shims (unless named) and duplicates, checks the rest side by side,
+/// and sorts what passes by version.
+fn check_candidates(
+    candidates: Vec<PathBuf>,
+    named: &[PathBuf],
+    shims: Option<PathBuf>,
+) -> (Vec<Found>, Vec<Dropped>) {
     let mut unique: Vec<(PathBuf, PathBuf)> = Vec::new(); // (real path, as named)
     let mut dropped = Vec::new();
     for path in candidates {

@@ -31,6 +31,15 @@ pub enum Command {
     /// Each case runs in its own process group under a watchdog; whatever it
     /// forks is killed and reaped before the next case starts.
     Run(RunArgs),
+    /// Run every scenario on every interpreter found here, compare each
+    /// verdict with its expectation, and report drift.
+    ///
+    /// Columns: rust once; each interpreter (PATH, pyenv, /usr/bin,
+    /// $REPRO_PYTHONS, --python) in a cached environment with
+    /// ci/requirements.txt where its wheels exist; the embedded interpreter
+    /// this binary was built for. Writes matrix.md, matrix.json and
+    /// junit.xml. Exit: 0 no drift, 1 drift, 2 usage, 3 nothing could run.
+    Canary(CanaryArgs),
     /// Run one case in this process and print its verdict record (what the
     /// supervisor spawns for the rust and embedded runtimes).
     #[command(hide = true)]
@@ -72,4 +81,37 @@ pub struct RunArgs {
     /// and the median and p95 time to verdict.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub repeat: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct CanaryArgs {
+    /// Also this interpreter (repeatable).
+    #[arg(long, value_name = "PATH")]
+    pub python: Vec<PathBuf>,
+
+    /// Only the interpreters named with --python: no discovery.
+    #[arg(long)]
+    pub no_discover: bool,
+
+    /// Run each interpreter as it is, without a per-interpreter environment
+    /// (cases that need a package report skipped).
+    #[arg(long)]
+    pub no_envs: bool,
+
+    /// Only this scenario.
+    #[arg(long, value_name = "ID")]
+    pub scenario: Option<String>,
+
+    /// Use this file instead of the compiled-in scenario.toml of the
+    /// scenario it names (repeatable): to try an expectation change.
+    #[arg(long, value_name = "FILE")]
+    pub scenario_toml: Vec<PathBuf>,
+
+    /// Where the reports go [default: target/canary].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// The watchdog's deadline for each case, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
 }

@@ -9,6 +9,7 @@
 //! `main` stays thin: parse, dispatch, map the outcome to an exit code
 //! ([`exit`]). A broken pipe on stdout (`repro list | head`) is success.
 
+mod canary;
 mod cli;
 mod exit;
 mod fixtures;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::List { json } => list::exec(*json, &mut out),
         Command::Run(args) => run::exec(args, &mut out),
+        Command::Canary(args) => canary::exec(args, &mut out),
         Command::InternalRun {
             scenario,
             runtime,

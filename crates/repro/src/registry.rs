@@ -23,8 +23,17 @@ pub struct Scenario {
 /// # Errors
 /// The first `scenario.toml` that does not parse, naming file, line and key.
 pub fn load() -> Result<Vec<Scenario>, SpecError> {
+    load_with(&[])
+}
+
+/// [`load`], with some specs replaced by files (`--scenario-toml`): each
+/// file replaces the compiled-in spec of the scenario whose `id` it names.
+///
+/// # Errors
+/// As [`load`]; also a file that cannot be read, or names no known scenario.
+pub fn load_with(files: &[std::path::PathBuf]) -> Result<Vec<Scenario>, SpecError> {
     let fixtures = std::env::var_os("REPRO_FIXTURES").is_some_and(|v| v == "1");
-    SCENARIOS
+    let mut scenarios: Vec<Scenario> = SCENARIOS
         .iter()
         .chain(fixtures.then_some(&crate::fixtures::SCENARIO))
         .map(|def| {
@@ -33,7 +42,22 @@ pub fn load() -> Result<Vec<Scenario>, SpecError> {
                 spec: Spec::parse(def.spec_path, def.spec_toml)?,
             })
         })
-        .collect()
+        .collect::<Result<_, SpecError>>()?;
+    for file in files {
+        let shown = file.display().to_string();
+        let text = std::fs::read_to_string(file).map_err(|e| SpecError {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let spec = Spec::parse(&shown, &text)?;
+        let slot = scenarios.iter_mut().find(|s| s.spec.id == spec.id);
+        let slot = slot.ok_or_else(|| SpecError {
+            path: shown.clone(),
+            message: format!("key `id`: no scenario {:?}", spec.id),
+        })?;
+        slot.spec = spec;
+    }
+    Ok(scenarios)
 }
 
 /// The directory holding `pyrepro/`: `$REPRO_ROOT`, else this checkout.

@@ -24,16 +24,6 @@ struct Planned<'a> {
     variant: &'a VariantSpec,
 }
 
-impl Planned<'_> {
-    fn case(&self) -> Case<'_> {
-        Case {
-            scenario: &self.scenario.spec.id,
-            runtime: self.runtime,
-            variant: &self.variant.id,
-        }
-    }
-}
-
 fn plan<'a>(scenarios: &'a [Scenario], args: &RunArgs) -> Result<Vec<Planned<'a>>, Usage> {
     let selected: Vec<&Scenario> = if args.scenario == "all" {
         scenarios
@@ -95,9 +85,9 @@ fn plan<'a>(scenarios: &'a [Scenario], args: &RunArgs) -> Result<Vec<Planned<'a>
 
 /// The interpreter for the python runtime: a named one must be usable (else
 /// usage error); a default one that is missing makes its cases `error`.
-struct PythonChoice {
-    path: Result<PathBuf, String>,
-    version: Option<String>,
+pub(crate) struct PythonChoice {
+    pub path: Result<PathBuf, String>,
+    pub version: Option<String>,
 }
 
 fn choose_python(args: &RunArgs, needed: bool) -> Result<PythonChoice, Usage> {
@@ -164,7 +154,22 @@ fn command_for(case: Case<'_>, py: &PythonChoice) -> Result<Command, String> {
 }
 
 fn run_one(p: &Planned<'_>, py: &PythonChoice, timeout: Duration) -> Record {
-    let case = p.case();
+    run_case(p.scenario, p.runtime, p.variant, py, timeout)
+}
+
+/// Runs one case under the supervisor and fills in its expectation.
+pub(crate) fn run_case(
+    scenario: &Scenario,
+    runtime: Runtime,
+    variant: &VariantSpec,
+    py: &PythonChoice,
+    timeout: Duration,
+) -> Record {
+    let case = Case {
+        scenario: &scenario.spec.id,
+        runtime,
+        variant: &variant.id,
+    };
     let sup_error = |reason: String| {
         Record::supervisor(
             case.scenario,
@@ -191,7 +196,7 @@ fn run_one(p: &Planned<'_>, py: &PythonChoice, timeout: Duration) -> Record {
                 .clone()
                 .filter(|_| case.runtime == Runtime::Python)
         });
-    let expected = p.variant.expected(case.runtime, version.as_deref());
+    let expected = variant.expected(case.runtime, version.as_deref());
     record.as_expected = Some(expected.is_met_by(&record));
     record.expected = Some(expected);
     record

@@ -1,0 +1,500 @@
+//! `repro canary`: every scenario on every interpreter, each verdict held to
+//! its `scenario.toml` expectation, drift reported.
+//!
+//! The question a CI job asks when a new CPython or kernel comes out is
+//! "did any bug start or stop reproducing?". The canary answers it in one
+//! exit code and three reports (`matrix.md`, `matrix.json`, `junit.xml`).
+//!
+//! * **Columns**: `rust` once; `py<version>` for each discovered interpreter
+//!   (`harness::python::discover`), run in a per-interpreter environment
+//!   with `ci/requirements.txt` when its wheels exist (cached under
+//!   `target/canary-envs/`), else as it is, and the cases that need a
+//!   package report `skipped` with the reason; `emb<version>` for the
+//!   interpreter this binary embeds. Embedding other interpreters means
+//!   rebuilding with `PYO3_PYTHON` (see `ci/canary.sh`).
+//! * **Drift**: a verdict that is not the expected one, named by kind
+//!   ([`drift`]). Skips are reported, never counted as drift.
+
+use crate::cli::CanaryArgs;
+use crate::exit;
+use crate::output::Out;
+use crate::registry::{self, Scenario};
+use crate::run::{PythonChoice, RunError, Usage, run_case};
+use harness::python;
+use harness::record::{Record, Runtime, Verdict};
+use serde_json::json;
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// One column of the matrix.
+struct Column {
+    /// `rust`, `py3.11.7`, `emb3.11.7`.
+    label: String,
+    runtime: Runtime,
+    python: PythonChoice,
+    /// What the column's environment lacks (for the report).
+    note: Option<String>,
+}
+
+/// One cell: a case in a column, its record and its drift.
+struct Cell {
+    row: String,
+    column: usize,
+    record: Record,
+    drift: Option<&'static str>,
+}
+
+/// The kind of drift a record shows, or `None` when it is as expected (or
+/// skipped: a case that could not run is reported, not counted as drift).
+pub fn drift(r: &Record) -> Option<&'static str> {
+    if r.as_expected == Some(true) {
+        return None;
+    }
+    let expected = r.expected.as_ref().map(|e| e.verdict);
+    Some(match (r.verdict, expected) {
+        (Verdict::Skipped, _) => return None,
+        (Verdict::Hung, _) => "unexpected-hang",
+        (Verdict::Crashed, _) => "unexpected-crash",
+        (Verdict::Error, _) => "unexpected-error",
+        (Verdict::Behaved, Some(Verdict::Misbehaved)) => "stopped-reproducing",
+        (Verdict::Misbehaved, Some(Verdict::Behaved)) if r.variant.starts_with("fixed") => {
+            "fix-broken"
+        }
+        (Verdict::Misbehaved, Some(Verdict::Behaved)) => "started-reproducing",
+        (Verdict::Misbehaved, Some(Verdict::Misbehaved)) => "new-symptom",
+        _ => "unexpected-verdict",
+    })
+}
+
+/// A per-interpreter environment with `ci/requirements.txt`, cached: its
+/// python, or the reason there is none.
+fn environment(root: &Path, found: &python::Found) -> Result<PathBuf, String> {
+    let real = std::fs::canonicalize(&found.path).unwrap_or_else(|_| found.path.clone());
+    let key: u64 = real
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf29ce484222325, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+        });
+    let dir = root
+        .join("target")
+        .join("canary-envs")
+        .join(format!("{}-{key:016x}", found.version));
+    let py = dir.join("bin").join("python");
+    if dir.join("ok").exists() {
+        return Ok(py);
+    }
+    if let Ok(why) = std::fs::read_to_string(dir.join("failed")) {
+        return Err(why);
+    }
+    let attempt = || -> Result<(), String> {
+        let venv = Command::new(&found.path)
+            .args(["-m", "venv", "--clear"])
+            .arg(&dir)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !venv.status.success() {
+            return Err(format!(
+                "python -m venv failed: {}",
+                last_line(&venv.stderr)
+            ));
+        }
+        let pip = Command::new(&py)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+            ])
+            .args(["--only-binary=:all:", "-r"])
+            .arg(root.join("ci").join("requirements.txt"))
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !pip.status.success() {
+            return Err(format!(
+                "ci/requirements.txt not installable: {}",
+                last_line(&pip.stderr)
+            ));
+        }
+        Ok(())
+    };
+    let outcome = attempt();
+    let _ = std::fs::create_dir_all(&dir);
+    match &outcome {
+        Ok(()) => std::fs::write(dir.join("ok"), b""),
+        Err(why) => std::fs::write(dir.join("failed"), why),
+    }
+    .map_err(|e| format!("{}: {e}", dir.display()))?;
+    outcome.map(|()| py)
+}
+
+fn last_line(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let last = text.lines().rev().find(|l| !l.trim().is_empty());
+    last.unwrap_or("").trim().to_owned()
+}
+
+fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Column>, Usage> {
+    for p in &args.python {
+        python::check(p).map_err(|e| Usage(format!("--python {e}")))?;
+    }
+    let (found, dropped) = if args.no_discover {
+        python::discover_named(&args.python)
+    } else {
+        python::discover(&args.python)
+    };
+    let _ = writeln!(log, "interpreters: {} found", found.len());
+    for f in &found {
+        let _ = writeln!(log, "  + {} {}", f.version, f.path.display());
+    }
+    for d in &dropped {
+        let _ = writeln!(log, "  - {}: {}", d.path.display(), d.why);
+    }
+    let envs: Vec<Result<PathBuf, String>> = if args.no_envs {
+        found
+            .iter()
+            .map(|_| Err("--no-envs: run as it is".to_owned()))
+            .collect()
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = found
+                .iter()
+                .map(|f| s.spawn(move || environment(root, f)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("env thread"))
+                .collect()
+        })
+    };
+    let mut cols = vec![Column {
+        label: "rust".into(),
+        runtime: Runtime::Rust,
+        python: PythonChoice {
+            path: Err("rust".into()),
+            version: None,
+        },
+        note: None,
+    }];
+    for (f, env) in found.iter().zip(envs) {
+        let (path, note) = match env {
+            Ok(py) => (py, None),
+            Err(why) => {
+                let _ = writeln!(log, "  ! {}: no environment ({why})", f.version);
+                (f.path.clone(), Some(why))
+            }
+        };
+        cols.push(Column {
+            label: format!("py{}", f.version),
+            runtime: Runtime::Python,
+            python: PythonChoice {
+                path: Ok(path),
+                version: Some(f.version.clone()),
+            },
+            note,
+        });
+    }
+    cols.push(Column {
+        label: format!("emb{}", pyhost::BUILT_FOR.version),
+        runtime: Runtime::Embedded,
+        python: PythonChoice {
+            path: Err("embedded".into()),
+            version: None,
+        },
+        note: Some(format!("built for {}", pyhost::BUILT_FOR.executable)),
+    });
+    Ok(cols)
+}
+
+/// Runs `repro canary` and returns the exit code.
+///
+/// # Errors
+/// A usage error before anything ran, or an I/O error writing the reports.
+pub fn exec(args: &CanaryArgs, out: &mut Out) -> Result<u8, RunError> {
+    let start = Instant::now();
+    let scenarios = registry::load_with(&args.scenario_toml)
+        .map_err(|e| RunError::Usage(Usage(e.to_string())))?;
+    let selected: Vec<&Scenario> = scenarios
+        .iter()
+        .filter(|s| s.spec.id != "fixture")
+        .filter(|s| args.scenario.as_ref().is_none_or(|id| *id == s.spec.id))
+        .collect();
+    if selected.is_empty() {
+        let known: Vec<&str> = scenarios.iter().map(|s| s.spec.id.as_str()).collect();
+        return Err(RunError::Usage(Usage(format!(
+            "unknown scenario {:?} (valid: {})",
+            args.scenario.as_deref().unwrap_or(""),
+            known.join(", ")
+        ))));
+    }
+    let out_dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| registry::root().join("target").join("canary"));
+    std::fs::create_dir_all(&out_dir)
+        .map_err(|e| RunError::Usage(Usage(format!("--out {}: {e}", out_dir.display()))))?;
+    let root = registry::root();
+    let mut log = std::io::stderr();
+    let cols = columns(&root, args, &mut log).map_err(RunError::Usage)?;
+    let timeout = Duration::from_secs_f64(args.timeout);
+
+    let mut work = Vec::new();
+    for sc in &selected {
+        for v in &sc.spec.variants {
+            for (ci, col) in cols.iter().enumerate() {
+                if v.runtimes.contains(&col.runtime) {
+                    work.push((*sc, v, ci));
+                }
+            }
+        }
+    }
+    let tty = std::io::stderr().is_terminal();
+    let mut cells = Vec::with_capacity(work.len());
+    for (i, (sc, v, ci)) in work.iter().enumerate() {
+        let col = &cols[*ci];
+        if tty {
+            let _ = write!(
+                log,
+                "\r\x1b[K[{:>4}/{}] {} {} {}",
+                i + 1,
+                work.len(),
+                sc.spec.id,
+                v.id,
+                col.label
+            );
+        }
+        let record = run_case(sc, col.runtime, v, &col.python, timeout);
+        let drift = drift(&record);
+        cells.push(Cell {
+            row: format!("{} / {}", sc.spec.id, v.id),
+            column: *ci,
+            record,
+            drift,
+        });
+        if !tty && (i + 1) % 25 == 0 {
+            let _ = writeln!(log, "[{:>4}/{}] cases run", i + 1, work.len());
+        }
+    }
+    if tty {
+        let _ = write!(log, "\r\x1b[K");
+    }
+    let elapsed = start.elapsed();
+    write_reports(&out_dir, &cols, &cells, elapsed).map_err(RunError::Io)?;
+    summarize(out, &out_dir, &cells, elapsed)
+}
+
+fn summarize(
+    out: &mut Out,
+    out_dir: &Path,
+    cells: &[Cell],
+    elapsed: Duration,
+) -> Result<u8, RunError> {
+    let drifted: Vec<&Cell> = cells.iter().filter(|c| c.drift.is_some()).collect();
+    let skipped = cells
+        .iter()
+        .filter(|c| c.record.verdict == Verdict::Skipped && c.drift.is_none())
+        .filter(|c| c.record.as_expected != Some(true))
+        .count();
+    let ok = cells
+        .iter()
+        .filter(|c| c.record.as_expected == Some(true))
+        .count();
+    out.line(&format!(
+        "canary: {} cells in {:.1} s: {ok} as expected, {} drift, {skipped} skipped",
+        cells.len(),
+        elapsed.as_secs_f64(),
+        drifted.len()
+    ))?;
+    for c in &drifted {
+        let r = &c.record;
+        let got = r.symptom.as_deref().unwrap_or(r.verdict.as_str());
+        let want = r.expected.as_ref().map_or("?".to_owned(), |e| {
+            e.symptom.clone().unwrap_or_else(|| e.verdict.to_string())
+        });
+        let py = r
+            .python
+            .as_ref()
+            .map_or(String::new(), |p| format!(" python {}", p.version));
+        out.line(&format!(
+            "DRIFT {}: {} [{}{py}]: expected {want}, got {got}",
+            c.drift.unwrap_or("?"),
+            c.row,
+            r.runtime
+        ))?;
+    }
+    out.line(&format!(
+        "reports: {}/matrix.md, matrix.json, junit.xml",
+        out_dir.display()
+    ))?;
+    Ok(if !drifted.is_empty() {
+        exit::NOT_AS_EXPECTED
+    } else if ok == 0 {
+        exit::COULD_NOT_RUN
+    } else {
+        exit::OK
+    })
+}
+
+fn machine() -> String {
+    let u = nix::sys::utsname::uname().ok();
+    let field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
+        u.as_ref()
+            .map_or("?".into(), |u| f(u).to_string_lossy().into_owned())
+    };
+    format!(
+        "{} {} {} ({} cores)",
+        field(|u| u.sysname()),
+        field(|u| u.release()),
+        field(|u| u.machine()),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    )
+}
+
+fn write_reports(
+    dir: &Path,
+    cols: &[Column],
+    cells: &[Cell],
+    elapsed: Duration,
+) -> std::io::Result<()> {
+    let json = json!({
+        "kernel": harness::sys::kernel_release(),
+        "machine": machine(),
+        "elapsed_s": elapsed.as_secs_f64(),
+        "columns": cols.iter().map(|c| json!({
+            "label": c.label, "runtime": c.runtime, "python": c.python.version, "note": c.note,
+        })).collect::<Vec<_>>(),
+        "cells": cells.iter().map(|c| json!({
+            "row": c.row, "column": cols[c.column].label, "drift": c.drift, "record": c.record,
+        })).collect::<Vec<_>>(),
+    });
+    std::fs::write(
+        dir.join("matrix.json"),
+        serde_json::to_string_pretty(&json)? + "\n",
+    )?;
+    std::fs::write(dir.join("matrix.md"), markdown(cols, cells, elapsed))?;
+    std::fs::write(dir.join("junit.xml"), junit(cols, cells, elapsed))
+}
+
+fn cell_text(c: &Cell) -> String {
+    let r = &c.record;
+    match (c.drift, r.verdict, r.as_expected) {
+        (Some(kind), _, _) => format!(
+            "✗ {kind}: {}",
+            r.symptom.as_deref().unwrap_or(r.verdict.as_str())
+        ),
+        (None, Verdict::Skipped, Some(true)) => "– skipped (expected)".into(),
+        (None, Verdict::Skipped, _) => "– skipped".into(),
+        (None, _, _) => format!("✓ {}", r.symptom.as_deref().unwrap_or(r.verdict.as_str())),
+    }
+}
+
+fn markdown(cols: &[Column], cells: &[Cell], elapsed: Duration) -> String {
+    let mut rows: Vec<&str> = Vec::new();
+    for c in cells {
+        if !rows.contains(&c.row.as_str()) {
+            rows.push(&c.row);
+        }
+    }
+    let mut md = format!(
+        "# repro canary\n\nKernel `{}` on {}; {} cells in {:.1} s.\n\n",
+        harness::sys::kernel_release(),
+        machine(),
+        cells.len(),
+        elapsed.as_secs_f64()
+    );
+    md.push_str("| scenario / variant |");
+    for c in cols {
+        md.push_str(&format!(" {} |", c.label));
+    }
+    md.push_str("\n|---|");
+    md.push_str(&"---|".repeat(cols.len()));
+    md.push('\n');
+    for row in rows {
+        md.push_str(&format!("| {row} |"));
+        for ci in 0..cols.len() {
+            let cell = cells.iter().find(|c| c.row == row && c.column == ci);
+            md.push_str(&format!(" {} |", cell.map_or(String::new(), cell_text)));
+        }
+        md.push('\n');
+    }
+    md.push_str(
+        "\nLegend: ✓ as `scenario.toml` expects (the symptom, or `behaved`); \
+         ✗ drift, with its kind (`stopped-reproducing`, `started-reproducing`, `fix-broken`, \
+         `new-symptom`, `unexpected-hang`/`-crash`/`-error`) and what was seen; \
+         – skipped (see `matrix.json` for the reason); empty: the variant does not exist \
+         for that runtime.\n",
+    );
+    let notes: Vec<String> = cols
+        .iter()
+        .filter_map(|c| c.note.as_ref().map(|n| format!("- `{}`: {n}", c.label)))
+        .collect();
+    if !notes.is_empty() {
+        md.push_str("\nColumns:\n\n");
+        md.push_str(&notes.join("\n"));
+        md.push('\n');
+    }
+    md
+}
+
+fn xml_escape(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '&' => "&amp;".into(),
+            '<' => "&lt;".into(),
+            '>' => "&gt;".into(),
+            '"' => "&quot;".into(),
+            '\'' => "&apos;".into(),
+            c if (c as u32) < 0x20 && !matches!(c, '\n' | '\t' | '\r') => " ".into(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+fn junit(cols: &[Column], cells: &[Cell], elapsed: Duration) -> String {
+    let failures = cells.iter().filter(|c| c.drift.is_some()).count();
+    let skipped = cells
+        .iter()
+        .filter(|c| c.drift.is_none() && c.record.verdict == Verdict::Skipped)
+        .count();
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    xml.push_str(&format!(
+        "<testsuites name=\"repro canary\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
+        cells.len(),
+        elapsed.as_secs_f64()
+    ));
+    xml.push_str(&format!(
+        "  <testsuite name=\"repro canary\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" \
+         skipped=\"{skipped}\" time=\"{:.3}\">\n",
+        cells.len(),
+        elapsed.as_secs_f64()
+    ));
+    for c in cells {
+        let r = &c.record;
+        xml.push_str(&format!(
+            "    <testcase classname=\"{}\" name=\"{} [{}]\" time=\"{:.3}\">",
+            xml_escape(&r.scenario),
+            xml_escape(&r.variant),
+            xml_escape(&cols[c.column].label),
+            r.wall_ms.unwrap_or(0.0) / 1000.0
+        ));
+        if let Some(kind) = c.drift {
+            let detail = serde_json::to_string_pretty(r).unwrap_or_default();
+            xml.push_str(&format!(
+                "\n      <failure message=\"{}\" type=\"{kind}\">{}</failure>\n    ",
+                xml_escape(&cell_text(c)),
+                xml_escape(&detail)
+            ));
+        } else if r.verdict == Verdict::Skipped {
+            xml.push_str(&format!(
+                "<skipped message=\"{}\"/>",
+                xml_escape(r.reason.as_deref().unwrap_or("skipped"))
+            ));
+        }
+        xml.push_str("</testcase>\n");
+    }
+    xml.push_str("  </testsuite>\n</testsuites>\n");
+    xml
+}

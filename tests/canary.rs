@@ -1,0 +1,138 @@
+//! The canary: drift is named exactly, and the reports are what they claim
+//! to be (JUnit XML that parses, a Markdown table).
+
+use crate::util::{Ran, repro};
+use harness::python::default_python;
+use std::path::Path;
+
+/// The canary on shared-epoll only, the default interpreter only, with
+/// `extra` arguments; reports into `out`.
+fn canary(out: &Path, extra: &[&str]) -> Ran {
+    let py = default_python(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let py = py.to_str().unwrap();
+    let out = out.to_str().unwrap();
+    let mut args = vec![
+        "canary",
+        "--scenario",
+        "shared-epoll",
+        "--no-discover",
+        "--no-envs",
+        "--python",
+        py,
+        "--out",
+        out,
+    ];
+    args.extend_from_slice(extra);
+    repro(&args)
+}
+
+#[test]
+fn changed_expectation_is_drift_named_exactly_on_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    // A copy of the real file, with one expectation changed for the python
+    // runtime only: `fixed` must now "misbehave" there.
+    let real = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/shared-epoll/scenario.toml"
+    );
+    let text = std::fs::read_to_string(real).unwrap();
+    let anchor = "about = \"the child creates its own loop after the fork\"\n";
+    assert!(text.contains(anchor));
+    let changed = text.replace(
+        anchor,
+        &format!(
+            "{anchor}\n[[variant.when]]\nruntime = \"python\"\nexpect = \"misbehaved\"\n\
+             symptom = \"unknown-fd-event\"\nbecause = \"a test: https://example.org/drift\"\n"
+        ),
+    );
+    let copy = dir.path().join("scenario.toml");
+    std::fs::write(&copy, changed).unwrap();
+
+    let ran = canary(dir.path(), &["--scenario-toml", copy.to_str().unwrap()]);
+    assert_eq!(ran.code(), Some(1), "{}", ran.show());
+    let drift: Vec<String> = ran
+        .stdout()
+        .lines()
+        .filter(|l| l.starts_with("DRIFT"))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(drift.len(), 1, "exactly one cell{}", ran.show());
+    assert!(
+        drift[0].starts_with("DRIFT stopped-reproducing: shared-epoll / fixed [python python "),
+        "{}",
+        ran.show()
+    );
+    // The real file is untouched, and without the copy there is no drift.
+    assert_eq!(std::fs::read_to_string(real).unwrap(), text);
+    let clean = canary(dir.path(), &[]);
+    assert_eq!(clean.code(), Some(0), "{}", clean.show());
+}
+
+#[test]
+fn reports_are_junit_xml_and_a_markdown_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let ran = canary(dir.path(), &[]);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+
+    let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    let doc = roxmltree::Document::parse(&xml).expect("junit.xml parses as XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "testsuites");
+    let suite = root
+        .children()
+        .find(|n| n.has_tag_name("testsuite"))
+        .unwrap();
+    let cases: Vec<_> = suite
+        .children()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    // shared-epoll: 2 rust + 4 python + 4 embedded cells.
+    assert_eq!(cases.len(), 10, "{xml}");
+    assert_eq!(suite.attribute("tests"), Some("10"));
+    assert_eq!(suite.attribute("failures"), Some("0"));
+    for c in &cases {
+        assert!(c.attribute("classname").is_some() && c.attribute("name").is_some());
+        assert!(c.attribute("time").unwrap().parse::<f64>().is_ok());
+    }
+
+    let md = std::fs::read_to_string(dir.path().join("matrix.md")).unwrap();
+    let table: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
+    let columns = |l: &str| l.matches('|').count();
+    assert!(table.len() >= 2 + 4, "{md}");
+    assert!(
+        table[1].chars().all(|c| c == '|' || c == '-'),
+        "separator row{md}"
+    );
+    assert!(
+        table.iter().all(|l| columns(l) == columns(table[0])),
+        "{md}"
+    );
+    assert!(md.contains("Kernel `") && md.contains("Legend:"), "{md}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("matrix.json")).unwrap())
+            .unwrap();
+    for cell in json["cells"].as_array().unwrap() {
+        harness::record::Record::from_json_line(&cell["record"].to_string()).unwrap();
+    }
+}
+
+#[test]
+fn unknown_scenario_and_bad_python_are_usage_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let ran = repro(&[
+        "canary",
+        "--scenario",
+        "nope",
+        "--out",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(ran.code(), Some(2), "{}", ran.show());
+    assert!(
+        ran.stderr().contains("unknown scenario \"nope\""),
+        "{}",
+        ran.show()
+    );
+    let ran = repro(&["canary", "--python", "/nonexistent/python3"]);
+    assert_eq!(ran.code(), Some(2), "{}", ran.show());
+}

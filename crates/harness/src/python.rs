@@ -70,6 +70,17 @@ fn is_executable_file(p: &Path) -> bool {
 /// A message that starts with the path and says what is wrong with it:
 /// missing, not a file, not executable, not Python, too old.
 pub fn check(path: &Path) -> Result<String, String> {
+    check_full(path).map(|(_, version)| version)
+}
+
+/// What [`check_full`] says: `(implementation, version)`, or why not.
+pub type Checked = Result<(String, String), String>;
+
+/// [`check`], also returning the implementation (`CPython`, `PyPy`).
+///
+/// # Errors
+/// As [`check`].
+pub fn check_full(path: &Path) -> Checked {
     let shown = path.display();
     let meta = path.metadata().map_err(|e| format!("{shown}: {e}"))?;
     if !meta.is_file() {
@@ -80,20 +91,28 @@ pub fn check(path: &Path) -> Result<String, String> {
     }
     let mut cmd = Command::new(path);
     scrub_env(&mut cmd);
-    cmd.args(["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]);
+    cmd.args([
+        "-c",
+        "import sys, platform; \
+         print(platform.python_implementation(), '%d.%d.%d' % sys.version_info[:3])",
+    ]);
     let finished = crate::supervisor::run(cmd, Duration::from_secs(10))
         .map_err(|e| format!("{shown}: cannot run it: {e}"))?;
-    let version = finished.stdout.trim();
-    let parsed = crate::spec::parse_version(version).filter(|v| v.len() == 3);
-    match (finished.exit, parsed) {
-        (crate::supervisor::Exit::Code(0), Some(v)) => {
+    let mut words = finished.stdout.split_whitespace();
+    let (implementation, version) = (words.next(), words.next());
+    let parsed = version
+        .and_then(crate::spec::parse_version)
+        .filter(|v| v.len() == 3);
+    match (finished.exit, implementation, parsed) {
+        (crate::supervisor::Exit::Code(0), Some(implementation), Some(v)) => {
+            let version = version.unwrap_or_default();
             if (v[0], v[1]) < MIN_VERSION {
                 Err(format!(
                     "{shown}: Python {version} is too old (pyrepro needs {}.{}+)",
                     MIN_VERSION.0, MIN_VERSION.1
                 ))
             } else {
-                Ok(version.to_owned())
+                Ok((implementation.to_owned(), version.to_owned()))
             }
         }
         _ => Err(format!("{shown}: not a Python interpreter")),
@@ -116,6 +135,8 @@ pub struct Found {
     pub path: PathBuf,
     /// `major.minor.micro`.
     pub version: String,
+    /// `CPython`, `PyPy`, …
+    pub implementation: String,
 }
 
 /// A candidate that was dropped, and why.
@@ -209,12 +230,12 @@ fn check_candidates(
         }
     }
     // Each check starts an interpreter: do them side by side.
-    let checked: Vec<(PathBuf, Result<String, String>)> = std::thread::scope(|s| {
+    let checked: Vec<(PathBuf, Checked)> = std::thread::scope(|s| {
         let handles: Vec<_> = unique
             .into_iter()
             .map(|(_, path)| {
                 s.spawn(move || {
-                    let result = check(&path);
+                    let result = check_full(&path);
                     (path, result)
                 })
             })
@@ -227,7 +248,11 @@ fn check_candidates(
     let mut found: Vec<Found> = Vec::new();
     for (path, result) in checked {
         match result {
-            Ok(version) => found.push(Found { path, version }),
+            Ok((implementation, version)) => found.push(Found {
+                path,
+                version,
+                implementation,
+            }),
             Err(why) => dropped.push(Dropped { path, why }),
         }
     }

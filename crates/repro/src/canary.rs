@@ -148,7 +148,18 @@ fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Co
     };
     let _ = writeln!(log, "interpreters: {} found", found.len());
     for f in &found {
-        let _ = writeln!(log, "  + {} {}", f.version, f.path.display());
+        let other = if f.implementation == "CPython" {
+            ""
+        } else {
+            " (not CPython: a column of its own)"
+        };
+        let _ = writeln!(
+            log,
+            "  + {} {} {}{other}",
+            f.implementation,
+            f.version,
+            f.path.display()
+        );
     }
     for d in &dropped {
         let _ = writeln!(log, "  - {}: {}", d.path.display(), d.why);
@@ -188,7 +199,10 @@ fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Co
             }
         };
         cols.push(Column {
-            label: format!("py{}", f.version),
+            label: match f.implementation.as_str() {
+                "CPython" => format!("py{}", f.version),
+                other => format!("{}{}", other.to_lowercase(), f.version),
+            },
             runtime: Runtime::Python,
             python: PythonChoice {
                 path: Ok(path),

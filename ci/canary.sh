@@ -5,8 +5,10 @@
 #   ci/canary.sh --python /opt/py3.14/bin/python3   ... plus this one
 #   REPRO_PYTHONS=/a/python:/b/python ci/canary.sh  ... plus these
 #   CANARY_EMBED="/usr/bin/python3.12 /opt/py3.14/bin/python3" ci/canary.sh
-#       also the embedded runtime built against each of these (one build
-#       per interpreter, each in its own target dir under target/embed/)
+#       the embedded runtime built against each of these (one build per
+#       interpreter, each in its own target dir under target/embed/); by
+#       default every embeddable interpreter found here (`repro interpreters
+#       --embeddable`); CANARY_EMBED= (empty) for none
 #
 # Reports: target/canary/ (and target/canary/embed-<version>/ per extra
 # embedded build). Exit: 0 no drift, 1 drift, 2 usage, 3 nothing ran.
@@ -18,7 +20,8 @@ cargo build --release --quiet
 status=0
 ./target/release/repro canary "$@" || status=$?
 
-for py in ${CANARY_EMBED:-}; do
+embed="${CANARY_EMBED-$(./target/release/repro interpreters --embeddable)}"
+for py in $embed; do
   version="$("$py" -c 'import platform; print(platform.python_version())')"
   dir="target/embed/$version"
   echo "canary: embedded runtime built against $py ($version) in $dir" >&2

@@ -136,3 +136,19 @@ fn unknown_scenario_and_bad_python_are_usage_errors() {
     let ran = repro(&["canary", "--python", "/nonexistent/python3"]);
     assert_eq!(ran.code(), Some(2), "{}", ran.show());
 }
+
+#[test]
+fn interpreters_lists_what_was_found_with_its_implementation() {
+    let ran = repro(&["interpreters"]);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    let first = ran.stdout().lines().next().unwrap_or_default().to_owned();
+    assert!(first.starts_with("CPython 3."), "{}", ran.show());
+    // --embeddable: paths only, each a CPython 3.9+ (the canary rebuilds for them).
+    let ran = repro(&["interpreters", "--embeddable"]);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    for path in ran.stdout().lines() {
+        let version = harness::python::check(Path::new(path)).unwrap();
+        let v = harness::spec::parse_version(&version).unwrap();
+        assert!(v >= vec![3, 9], "{path} is {version}");
+    }
+}

@@ -83,7 +83,12 @@ fn python_that_is_not_executable_not_python_or_too_old() {
         &repro(&["run", "shared-epoll", "--python", &not_python]),
         &[&not_python, "not a Python interpreter"],
     );
-    let old = script(dir.path(), "python3.5", "#!/bin/sh\necho CPython 3.5.10\n", 0o755);
+    let old = script(
+        dir.path(),
+        "python3.5",
+        "#!/bin/sh\necho CPython 3.5.10\n",
+        0o755,
+    );
     assert_usage(
         &repro(&["run", "shared-epoll", "--python", &old]),
         &[&old, "Python 3.5.10 is too old", "3.6+"],

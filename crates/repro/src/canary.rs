@@ -512,3 +512,40 @@ fn junit(cols: &[Column], cells: &[Cell], elapsed: Duration) -> String {
     xml.push_str("  </testsuite>\n</testsuites>\n");
     xml
 }
+
+/// `repro interpreters`: what discovery finds, and why it dropped the rest;
+/// with `embeddable`, only the paths `ci/canary.sh` rebuilds the embedded
+/// runtime for.
+pub fn interpreters(embeddable: bool, out: &mut Out) -> Result<u8, RunError> {
+    let (found, dropped) = python::discover(&[]);
+    if !embeddable {
+        for f in &found {
+            out.line(&format!(
+                "{} {} {}",
+                f.implementation,
+                f.version,
+                f.path.display()
+            ))?;
+        }
+        for d in &dropped {
+            out.line(&format!("dropped {}: {}", d.path.display(), d.why))?;
+        }
+        return Ok(exit::OK);
+    }
+    let built = std::fs::canonicalize(pyhost::BUILT_FOR.executable).ok();
+    for f in &found {
+        let real = std::fs::canonicalize(&f.path).ok();
+        let version = harness::spec::parse_version(&f.version).unwrap_or_default();
+        if f.implementation != "CPython" || version < vec![3, 9] || real == built {
+            continue;
+        }
+        let shared = Command::new(&f.path)
+            .args(["-c", "import sysconfig, sys; sys.exit(0 if sysconfig.get_config_var('Py_ENABLE_SHARED') else 1)"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if shared {
+            out.line(&f.path.display().to_string())?;
+        }
+    }
+    Ok(exit::OK)
+}

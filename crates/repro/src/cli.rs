@@ -40,6 +40,14 @@ pub enum Command {
     /// this binary was built for. Writes matrix.md, matrix.json and
     /// junit.xml. Exit: 0 no drift, 1 drift, 2 usage, 3 nothing could run.
     Canary(CanaryArgs),
+    /// List the Python interpreters found here, and why any were dropped.
+    Interpreters {
+        /// Only the paths of those the embedded runtime can be built against
+        /// (CPython 3.9+ with a shared libpython), other than the one this
+        /// binary embeds: what ci/canary.sh rebuilds for.
+        #[arg(long)]
+        embeddable: bool,
+    },
     /// Run one case in this process and print its verdict record (what the
     /// supervisor spawns for the rust and embedded runtimes).
     #[command(hide = true)]

@@ -33,6 +33,7 @@ fn main() -> ExitCode {
         Command::List { json } => list::exec(*json, &mut out),
         Command::Run(args) => run::exec(args, &mut out),
         Command::Canary(args) => canary::exec(args, &mut out),
+        Command::Interpreters { embeddable } => canary::interpreters(*embeddable, &mut out),
         Command::InternalRun {
             scenario,
             runtime,

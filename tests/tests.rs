@@ -16,6 +16,9 @@ mod fork_held_lock;
 // finalizer-yield: gevent (from make setup's .venv) and a Rust executor.
 mod finalizer_yield;
 
+// repro explain: the lessons are complete, 80 columns, and their commands run.
+mod explain;
+
 // The canary: drift named exactly (on a copy of a scenario.toml), reports valid.
 mod canary;
 

@@ -37,6 +37,7 @@ use std::rc::Rc;
 pub const SCENARIO: harness::scenario::ScenarioDef = harness::scenario::ScenarioDef {
     spec_path: concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.toml"),
     spec_toml: include_str!("../scenario.toml"),
+    lesson: include_str!("../README.md"),
     rust: Some(run),
     embedded_native: None,
 };

@@ -51,6 +51,35 @@ pub fn project_venv_python(project: &Path) -> PathBuf {
     project.join(".venv").join("bin").join("python")
 }
 
+/// What `--python` names: a path as it is, or a bare name (`python3.12`)
+/// looked up where discovery looks: `PATH` (pyenv shims excepted: they
+/// fail for versions pyenv has not selected), pyenv versions, `/usr/bin`.
+/// Unchanged if not found (the check then says so).
+pub fn resolve(named: &Path) -> PathBuf {
+    if named.components().count() != 1 || named.as_os_str().is_empty() {
+        return named.to_path_buf();
+    }
+    let shims = pyenv_shims();
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.retain(|d| shims.as_deref() != Some(d.as_path()));
+    if let Some(root) = shims.as_deref().and_then(Path::parent) {
+        let mut versions: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+            .collect();
+        versions.sort();
+        dirs.extend(versions);
+    }
+    dirs.push("/usr/bin".into());
+    dirs.into_iter()
+        .map(|d| d.join(named))
+        .find(|p| is_executable_file(p))
+        .unwrap_or_else(|| named.to_path_buf())
+}
+
 /// The first executable named `name` on `PATH`.
 pub fn which(name: &OsStr) -> Option<PathBuf> {
     std::env::split_paths(&std::env::var_os("PATH")?)

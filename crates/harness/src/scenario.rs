@@ -49,6 +49,8 @@ pub struct ScenarioDef {
     pub spec_path: &'static str,
     /// The text of its `scenario.toml`, compiled in.
     pub spec_toml: &'static str,
+    /// Its lesson, the crate's `README.md`, compiled in (`repro explain`).
+    pub lesson: &'static str,
     /// The Rust-native variants, if it has any.
     pub rust: Option<RustRun>,
     /// Embedded-runtime variants written in Rust, if it has any.

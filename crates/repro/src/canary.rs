@@ -138,13 +138,14 @@ fn last_line(bytes: &[u8]) -> String {
 }
 
 fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Column>, Usage> {
-    for p in &args.python {
+    let named: Vec<PathBuf> = args.python.iter().map(|p| python::resolve(p)).collect();
+    for p in &named {
         python::check(p).map_err(|e| Usage(format!("--python {e}")))?;
     }
     let (found, dropped) = if args.no_discover {
-        python::discover_named(&args.python)
+        python::discover_named(&named)
     } else {
-        python::discover(&args.python)
+        python::discover(&named)
     };
     let _ = writeln!(log, "interpreters: {} found", found.len());
     for f in &found {

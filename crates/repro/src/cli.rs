@@ -25,6 +25,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Explain a scenario: the story, the mechanism, the fix, what each
+    /// runtime and interpreter is expected to do, and commands to try.
+    Explain {
+        /// A scenario id (see `repro list`).
+        scenario: String,
+    },
     /// Run cases (scenario x runtime x variant), each in a fresh supervised
     /// process, and compare every verdict with its expectation.
     ///

@@ -43,6 +43,7 @@ runtimes = ["rust"]
 expect = "behaved"
 about = "prints a line that is not a verdict record"
 "#,
+    lesson: "# fixture\n\nProcesses that hang, crash, leak or print garbage.\n",
     rust: Some(run),
     embedded_native: None,
 };

@@ -12,6 +12,7 @@
 mod canary;
 mod cli;
 mod exit;
+mod explain;
 mod fixtures;
 mod internal;
 mod list;
@@ -31,6 +32,7 @@ fn main() -> ExitCode {
     let mut out = output::Out::stdout();
     let result = match &cli.command {
         Command::List { json } => list::exec(*json, &mut out),
+        Command::Explain { scenario } => explain::exec(scenario, &mut out),
         Command::Run(args) => run::exec(args, &mut out),
         Command::Canary(args) => canary::exec(args, &mut out),
         Command::Interpreters { embeddable } => canary::interpreters(*embeddable, &mut out),

@@ -91,10 +91,11 @@ pub(crate) struct PythonChoice {
 }
 
 fn choose_python(args: &RunArgs, needed: bool) -> Result<PythonChoice, Usage> {
-    if let Some(path) = &args.python {
-        let version = python::check(path).map_err(|e| Usage(format!("--python {e}")))?;
+    if let Some(named) = &args.python {
+        let path = python::resolve(named);
+        let version = python::check(&path).map_err(|e| Usage(format!("--python {e}")))?;
         return Ok(PythonChoice {
-            path: Ok(path.clone()),
+            path: Ok(path),
             version: Some(version),
         });
     }

@@ -50,6 +50,7 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 pub const SCENARIO: harness::scenario::ScenarioDef = harness::scenario::ScenarioDef {
     spec_path: concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.toml"),
     spec_toml: include_str!("../scenario.toml"),
+    lesson: include_str!("../README.md"),
     rust: Some(run),
     embedded_native: None,
 };

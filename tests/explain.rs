@@ -1,0 +1,96 @@
+//! `repro explain`, and the lessons it prints: complete, 80 columns, and
+//! every command they tell a learner to try actually runs.
+
+use crate::util::{repro, spec};
+use rstest::rstest;
+
+#[rstest]
+#[case::shared_epoll("shared-epoll")]
+#[case::signal_wakeup_fd("signal-wakeup-fd")]
+#[case::fork_held_lock("fork-held-lock")]
+#[case::finalizer_yield("finalizer-yield")]
+fn explain_tells_the_whole_lesson_in_80_columns(#[case] id: &str) {
+    let ran = repro(&["explain", id]);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    let text = ran.stdout();
+    for section in [
+        "## What you will see",
+        "## The story",
+        "## The mechanism, step by step",
+        "## The fix",
+        "## Try it",
+        "## Questions for discussion",
+        "## Expected, by runtime and interpreter",
+        "## Upstream",
+    ] {
+        assert!(text.contains(section), "{id}: no {section:?}{}", ran.show());
+    }
+    let spec = spec(id);
+    for v in &spec.variants {
+        assert!(
+            text.contains(&format!("- {} [", v.id)),
+            "{id}: variant {}",
+            v.id
+        );
+        for o in &v.when {
+            let link = o.because.split_whitespace().last().unwrap();
+            assert!(text.contains(link), "{id}: override link {link}");
+        }
+    }
+    assert!(text.contains(&format!(
+        "(The sequence diagram is in crates/{id}/README.md.)"
+    )));
+    for line in text.lines() {
+        assert!(
+            line.chars().count() <= 80,
+            "{id}: {} columns: {line}",
+            line.len()
+        );
+        assert!(!line.contains('\x1b'), "{id}: colour on a pipe: {line:?}");
+    }
+}
+
+#[test]
+fn explain_an_unknown_scenario_is_a_usage_error() {
+    let ran = repro(&["explain", "shared-epol"]);
+    assert_eq!(ran.code(), Some(2), "{}", ran.show());
+    assert!(
+        ran.stderr().contains("valid: shared-epoll"),
+        "{}",
+        ran.show()
+    );
+}
+
+/// Each lesson's "Try it" commands, as a learner would paste them.
+#[rstest]
+#[case::shared_epoll("shared-epoll")]
+#[case::signal_wakeup_fd("signal-wakeup-fd")]
+#[case::fork_held_lock("fork-held-lock")]
+#[case::finalizer_yield("finalizer-yield")]
+fn every_try_it_command_runs_as_expected(#[case] id: &str) {
+    let path = format!("{}/crates/{id}/README.md", env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(path).unwrap();
+    let try_it = readme
+        .split("## Try it")
+        .nth(1)
+        .unwrap()
+        .split("## ")
+        .next()
+        .unwrap();
+    let commands: Vec<Vec<&str>> = try_it
+        .lines()
+        .filter_map(|l| l.strip_prefix("repro "))
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(commands.len() >= 3, "{id}: {try_it}");
+    for args in commands {
+        let ran = repro(&args);
+        assert_eq!(
+            ran.code(),
+            Some(0),
+            "{id}: repro {}{}",
+            args.join(" "),
+            ran.show()
+        );
+    }
+}

@@ -109,3 +109,34 @@ fn every_try_it_command_runs_as_expected(#[case] id: &str) {
         );
     }
 }
+
+/// Every command the workshop guide gives runs as the guide says.
+#[test]
+fn every_workshop_command_runs() {
+    let guide =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/workshop.md")).unwrap();
+    let mut commands: Vec<Vec<&str>> = Vec::new();
+    for line in guide.lines() {
+        // Commands stand alone on a line, or inline as `repro ...`.
+        let line = line.trim().trim_start_matches("- ");
+        if let Some(rest) = line.strip_prefix("repro ") {
+            commands.push(rest.split_whitespace().collect());
+        }
+        for inline in line.split('`').skip(1).step_by(2) {
+            if let Some(rest) = inline.strip_prefix("repro ") {
+                commands.push(rest.split_whitespace().collect());
+            }
+        }
+    }
+    assert!(commands.len() >= 20, "{} commands found", commands.len());
+    for args in commands {
+        let ran = repro(&args);
+        assert_eq!(
+            ran.code(),
+            Some(0),
+            "repro {}{}",
+            args.join(" "),
+            ran.show()
+        );
+    }
+}

@@ -21,8 +21,9 @@ Variants (the line marked FIX is the whole difference):
   broken           the collection runs from a hub callback; the finalizer
                    yields; BlockingSwitchOutError, and the record is lost
   broken-syslog    the same, as the story met it: the finalizer logs through
-                   a SysLogHandler over TCP to a loopback listener that does
-                   not read, so the (gevent-patched) send has to wait
+                   a SysLogHandler to a syslog server that does not read (a
+                   unix stream socket, as /dev/log: the story's TCP would
+                   drain by itself under load), so the patched send waits
   broken-greenlet  the collection runs in greenlet A; the finalizer yields;
                    greenlet B runs while A is still inside gc.collect()
   fixed            the finalizer only records; the I/O happens after
@@ -127,8 +128,10 @@ def hub_case(fix):
 def syslog_case():
     import logging
     import logging.handlers
+    import os
     import socket
     import sys
+    import tempfile
 
     import gevent
     from gevent.hub import get_hub
@@ -141,13 +144,18 @@ def syslog_case():
         def handleError(self, record):  # logging's default prints and drops it
             errors.append((sys.exc_info()[1], record.getMessage()))
 
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.bind(("127.0.0.1", 0))
+    # A syslog server on a unix stream socket (as /dev/log is) that never
+    # reads. Not TCP: loopback TCP delivers and ACKs asynchronously and
+    # autotunes its buffers, so a "full" connection can free space by
+    # itself under load. A unix stream stays full until the peer reads.
+    tmp = tempfile.mkdtemp(prefix="repro-syslog-")
+    address = os.path.join(tmp, "log")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(address)
     listener.listen(1)
-    handler = SysLog(address=listener.getsockname(), socktype=socket.SOCK_STREAM)
+    handler = SysLog(address=address, socktype=socket.SOCK_STREAM)
     peer, _ = listener.accept()  # and never reads
     send = handler.socket
-    send.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     send.settimeout(0)
     filled = 0
     try:
@@ -156,7 +164,8 @@ def syslog_case():
     except (BlockingIOError, socket.timeout):
         pass
     send.settimeout(None)  # the next send must wait: a yield, under gevent
-    obs.note("the syslog server reads nothing: %d bytes already fill the connection" % filled)
+    obs.note("the syslog server (a unix stream socket, as /dev/log) reads nothing: "
+             "%d bytes already fill the connection" % filled)
     logger = logging.getLogger("pyrepro.finalizer_yield")
     logger.propagate = False
     logger.setLevel(logging.INFO)
@@ -177,6 +186,8 @@ def syslog_case():
         handler.close()
         peer.close()
         listener.close()
+        os.unlink(address)
+        os.rmdir(tmp)
     del ref
     for e, message in errors:
         obs.symptom = BLOCKING_SWITCH_OUT

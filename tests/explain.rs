@@ -129,8 +129,15 @@ fn every_workshop_command_runs() {
         }
     }
     assert!(commands.len() >= 20, "{} commands found", commands.len());
-    for args in commands {
-        let ran = repro(&args);
+    // Independent processes: side by side.
+    let runs: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = commands
+            .iter()
+            .map(|args| s.spawn(move || (args, repro(args))))
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (args, ran) in runs {
         assert_eq!(
             ran.code(),
             Some(0),

@@ -38,6 +38,7 @@ import gc
 import weakref
 
 from pyrepro.record import Observation, Skip
+from pyrepro.trace import Trace
 
 BLOCKING_SWITCH_OUT = "blocking-switch-out"
 SWITCH_INSIDE_GC = "switch-inside-gc"
@@ -89,32 +90,41 @@ def hub_case(fix):
     from gevent.hub import get_hub
 
     obs = Observation()
+    tr = Trace()
     hub = get_hub()
     log = Log(gevent)
     pending, errors, where = [], [], []
 
     def finalizer(ref):
-        where.append("hub" if gevent.getcurrent() is hub else "greenlet")
+        lane = "hub" if gevent.getcurrent() is hub else "greenlet"
+        where.append(lane)
+        tr.event(lane, "gc runs the finalizer")
         if fix:
             # FIX: record, don't do I/O; it happens outside the collector.
             pending.append("node collected")
+            tr.event(lane, "finalizer: records it, no I/O")
             return
         try:
+            tr.event(lane, "finalizer: log.write() must yield")
             log.write("node collected")
         except BaseException as e:  # the collector would only print it
             errors.append(e)
+            tr.event(lane, "%s: the record is lost" % type(e).__name__)
 
     gc.collect()
     gc.disable()
     try:
         ref = garbage_cycle_with_finalizer(finalizer)
+        tr.event("main", "hub.loop.run_callback(gc.collect)")
         hub.loop.run_callback(gc.collect)  # the collection runs in the hub
         gevent.sleep(0)  # let the hub run its callbacks
         for record in pending:  # the deferred I/O, in a greenlet, after it
             log.write(record)
+            tr.event("main", "writes the deferred record")
     finally:
         gc.enable()
     del ref
+    obs.trace = tr.finish()
     obs.note({"finalizer_ran_in": where})
     obs.note({"records_sent": log.sent})
     if errors:
@@ -171,13 +181,19 @@ def syslog_case():
     logger.setLevel(logging.INFO)
     logger.addHandler(handler)
 
+    tr = Trace()
+
     def finalizer(ref):
+        tr.event("hub", "gc runs the finalizer: logger.info() to syslog")
         logger.info("node collected")
+        if errors:
+            tr.event("hub", "send must wait: %s; record dropped" % type(errors[0][0]).__name__)
 
     gc.collect()
     gc.disable()
     try:
         ref = garbage_cycle_with_finalizer(finalizer)
+        tr.event("main", "hub.loop.run_callback(gc.collect)")
         hub.loop.run_callback(gc.collect)  # the collection runs in the hub
         gevent.sleep(0)
     finally:
@@ -189,6 +205,7 @@ def syslog_case():
         os.unlink(address)
         os.rmdir(tmp)
     del ref
+    obs.trace = tr.finish()
     for e, message in errors:
         obs.symptom = BLOCKING_SWITCH_OUT
         obs.note("SysLogHandler.emit(%r) failed: %s: %s" % (message, type(e).__name__, e))
@@ -202,20 +219,25 @@ def greenlet_case():
     import gevent
 
     obs = Observation()
+    tr = Trace()
     order = []
 
+    def step(lane, what):
+        order.append("%s: %s" % (lane, what))
+        tr.event(lane, what)
+
     def finalizer(ref):
-        order.append("finalizer: start (inside gc.collect)")
+        step("finalizer", "start (inside gc.collect)")
         gevent.sleep(0)  # the I/O that can yield
-        order.append("finalizer: end")
+        step("finalizer", "end")
 
     def a():
-        order.append("A: gc.collect() start")
+        step("A", "gc.collect() start")
         gc.collect()
-        order.append("A: gc.collect() end")
+        step("A", "gc.collect() end")
 
     def b():
-        order.append("B: runs")
+        step("B", "runs")
 
     gc.collect()
     gc.disable()
@@ -226,6 +248,7 @@ def greenlet_case():
         gc.enable()
     del ref
     obs.note({"order": order})
+    obs.trace = tr.finish()
     start, end = order.index("A: gc.collect() start"), order.index("A: gc.collect() end")
     if start < order.index("B: runs") < end:
         obs.symptom = SWITCH_INSIDE_GC

@@ -48,6 +48,7 @@ import warnings
 
 from pyrepro import proc
 from pyrepro.record import Observation, Skip
+from pyrepro.trace import Trace
 
 CHILD_DEADLOCK = "child-deadlock"
 
@@ -81,30 +82,43 @@ def hold_lock(holder):
         holder.release.wait()
 
 
-def fork_and_watch(obs, child_work, on_deadlock=None):
+def fork_and_watch(obs, child_work, holding=None):
     """Forks (recording any fork DeprecationWarning); the child reports
     ``locking``, runs ``child_work()``, reports ``locked``. The parent
-    watches it and notes what happened; returns True if it deadlocked."""
+    watches it and notes what happened, and the timeline; ``holding`` says
+    what another thread holds at the fork. Returns True if it deadlocked."""
     progress_r, progress_w = os.pipe()
+    tr = Trace()
+    if holding:
+        tr.event("parent", "thread holder: %s" % holding)
 
     def child():
         os.close(progress_r)
+        tr.child("locking")
         os.write(progress_w, b"locking\n")
         child_work()
+        tr.child("locked")
         os.write(progress_w, b"locked\n")
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        tr.fork()
         forked = proc.fork_child(child)
     with forked:
         os.close(progress_w)
         for w in caught:
             if issubclass(w.category, DeprecationWarning):
                 obs.note({"fork_warning": str(w.message)})
-        return note_watch(obs, forked, progress_r, on_deadlock)
+        deadlocked = note_watch(obs, forked, progress_r)
+    if deadlocked:
+        tr.event("parent", "child asleep in futex, unchanged: deadlocked; SIGKILL")
+    else:
+        tr.event("parent", "child exited")
+    obs.trace = tr.finish()
+    return deadlocked
 
 
-def note_watch(obs, forked, progress_r, on_deadlock=None):
+def note_watch(obs, forked, progress_r):
     """Watches a forked child; notes the verdict's evidence; kills and reaps
     a deadlocked child. Returns True if it deadlocked."""
     try:
@@ -121,8 +135,6 @@ def note_watch(obs, forked, progress_r, on_deadlock=None):
                     proc.futex_addr(last) or 0, last["state"], last["wchan"],
                     len(detail["samples"])))
         obs.note({"blocked_to_verdict_ms": detail["blocked_to_verdict_ms"]})
-        if on_deadlock is not None:
-            on_deadlock(obs, detail)
         os.kill(forked.pid, signal.SIGKILL)
         obs.note("child %d: %s (killed: deadlocked)" % (forked.pid, forked.wait()))
         return True
@@ -157,7 +169,8 @@ def lock_case(fix):
             os.register_at_fork(before=take_for_fork,
                                 after_in_parent=LOCK.release,
                                 after_in_child=LOCK.release)
-        fork_and_watch(obs, child_work)
+        fork_and_watch(obs, child_work, holding="LOCK" if fix is None else
+                       "LOCK (the at-fork hook will take it over)")
     holder.stop()
     return obs
 
@@ -189,7 +202,8 @@ def logging_case():
     handler = BlockingHandler(holder)
     logger.addHandler(handler)
     holder.start()
-    fork_and_watch(obs, lambda: logger.info("hello from the child"))
+    fork_and_watch(obs, lambda: logger.info("hello from the child"),
+                   holding="the handler's lock, in a slow emit()")
     holder.stop()
     logger.removeHandler(handler)
     return obs
@@ -241,7 +255,8 @@ def stdout_case():
             print("hello from the child")
             sys.stdout.flush()
 
-        fork_and_watch(obs, child_work)
+        fork_and_watch(obs, child_work,
+                       holding="sys.stdout.buffer's lock, in write(1)")
     finally:
         # Everything the holder writes must go to the pipe, never to the
         # real stdout (the verdict record goes there): drain, join, restore.

@@ -34,6 +34,7 @@ class Observation(object):
     def __init__(self):
         self.symptom = None
         self.evidence = []
+        self.trace = None  # pyrepro.trace.Trace.finish(): the timeline
 
     def note(self, item):
         self.evidence.append(item)
@@ -54,9 +55,11 @@ def build(scenario, runtime, variant, elapsed_ms, observation=None,
           verdict=None, reason=None, python=None):
     """The record for one run: from an Observation, or an explicit
     error/skipped verdict with its reason."""
+    trace = None
     if observation is not None:
         verdict = MISBEHAVED if observation.symptom else BEHAVED
         symptom, evidence = observation.symptom, list(observation.evidence)
+        trace = observation.trace
     else:
         symptom, evidence = None, []
     record = {
@@ -71,6 +74,8 @@ def build(scenario, runtime, variant, elapsed_ms, observation=None,
         "kernel": os.uname()[2],
         "elapsed_ms": round(float(elapsed_ms), 3),
     }
+    if trace is not None:
+        record["trace"] = trace
     validate(record)
     return record
 

@@ -35,6 +35,7 @@ import time
 from pyrepro.aio import LoopProbe
 from pyrepro.proc import Event, epoll_targets, fork_child
 from pyrepro.record import Observation
+from pyrepro.trace import Trace
 
 UNKNOWN_FD_EVENT = "unknown-fd-event"
 BUSY_LOOP = "busy-loop"
@@ -71,7 +72,7 @@ def _listener():
     return s
 
 
-def _child_registers_in(child_loop_factory, add_reader, events):
+def _child_registers_in(child_loop_factory, add_reader, epfd_of, events, tr):
     """The child's side: register a socket of its own in the loop the factory
     gives, make it readable, tell the parent, and stay alive (so the fd stays
     registered) until the parent has looked."""
@@ -81,7 +82,9 @@ def _child_registers_in(child_loop_factory, add_reader, events):
         child_loop = child_loop_factory()
         tx, rx = socket.socketpair()
         add_reader(child_loop, rx.fileno())
+        tr.child("epoll_ctl(ADD, %d) on epoll fd %d" % (rx.fileno(), epfd_of(child_loop)))
         tx.send(b"x")
+        tr.child("fd %d readable; child_registered" % rx.fileno())
         child_registered.notify()
         parent_polled.wait()
 
@@ -97,9 +100,13 @@ def _evidence_of_epoll(obs, epfd, own_fds):
 
 def tornado_shape(fixed):
     obs = Observation()
+    tr = Trace()
     parent_loop = MiniIOLoop()
+    epfd = parent_loop._impl.fileno()
+    tr.event("parent", "epoll_create() = fd %d" % epfd)
     listener = _listener()
     parent_loop.add_handler(listener.fileno(), lambda fd, events: None)
+    tr.event("parent", "epoll_ctl(ADD, %d): its listener" % listener.fileno())
     child_registered = Event("child_registered")
     parent_polled = Event("parent_polled")
 
@@ -109,27 +116,35 @@ def tornado_shape(fixed):
 
     child = _child_registers_in(
         child_loop, lambda lp, fd: lp.add_handler(fd, lambda fd, ev: None),
-        (child_registered, parent_polled))
+        lambda lp: lp._impl.fileno(), (child_registered, parent_polled), tr)
+    tr.fork()
     with fork_child(child) as forked:
         child_registered.wait()
         try:
             parent_loop.poll_once(0)
+            tr.event("parent", "epoll_wait(fd %d, 0): no events" % epfd)
             obs.note("parent's poll(timeout=0) after the child registered: "
                      "no event without a handler")
         except KeyError as e:
             obs.symptom = UNKNOWN_FD_EVENT
+            tr.event("parent", "epoll_wait(fd %d, 0) = fd %s: no handler: KeyError"
+                     % (epfd, e.args[0]))
             obs.note("parent's poll returned fd %s, which has no handler: "
                      "KeyError: %s from self._handlers[fd]" % (e.args[0], e.args[0]))
-        _evidence_of_epoll(obs, parent_loop._impl.fileno(), parent_loop._handlers)
+        _evidence_of_epoll(obs, epfd, parent_loop._handlers)
         parent_polled.notify()
         obs.note("child: %s" % forked.wait())
     listener.close()
+    obs.trace = tr.finish()
     return obs
 
 
 def asyncio_shape(fixed):
     obs = Observation()
+    tr = Trace()
     parent_loop = asyncio.new_event_loop()
+    epfd = parent_loop._selector.fileno()
+    tr.event("parent", "new_event_loop(): epoll fd %d" % epfd)
     listener = _listener()
     listener.setblocking(False)
     parent_loop.add_reader(listener.fileno(), lambda: None)
@@ -142,13 +157,19 @@ def asyncio_shape(fixed):
 
     child = _child_registers_in(
         child_loop, lambda lp, fd: lp.add_reader(fd, lambda: None),
-        (child_registered, parent_polled))
+        lambda lp: lp._selector.fileno(), (child_registered, parent_polled), tr)
+    tr.fork()
     with fork_child(child) as forked:
         child_registered.wait()
         probe = LoopProbe(parent_loop, spin_limit=SPIN_LIMIT)
         cpu_before = time.process_time()
         probe.run()
         cpu_ms = (time.process_time() - cpu_before) * 1000.0
+        if probe.wakeups_for_nothing:
+            tr.event("parent", "run_forever(): %d wake-ups with no event; raw epoll "
+                     "reports fd %s" % (probe.wakeups_for_nothing, sorted(probe.unknown_fds)))
+        else:
+            tr.event("parent", "run_forever(): idle at once (epoll fd %d quiet)" % epfd)
         if probe.wakeups_for_nothing:
             obs.symptom = BUSY_LOOP
             obs.note("parent's loop woke up %d times in a row with nothing to do "
@@ -167,6 +188,7 @@ def asyncio_shape(fixed):
         obs.note("child: %s" % forked.wait())
     parent_loop.close()
     listener.close()
+    obs.trace = tr.finish()
     return obs
 
 

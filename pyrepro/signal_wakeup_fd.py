@@ -51,6 +51,7 @@ import sys
 
 from pyrepro.proc import die_with_parent, fork_child, proc_state, stop_multiprocessing_tracker
 from pyrepro.record import Observation
+from pyrepro.trace import Trace, child_event
 
 PARENT_HANDLER_RAN = "parent-handler-ran"
 TERMINATE_IGNORED = "terminate-ignored"
@@ -64,21 +65,36 @@ def reset_inherited_signal_state():
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+_trace_fd = None  # in a child: where its timeline events go (or None)
+
+
+def note(what):
+    if _trace_fd is not None:
+        child_event(_trace_fd, what)
+
+
 def exit_on_sigterm(signum, frame):
     """The story's worker: on SIGTERM, clean up (kill its pexpect child),
     then exit."""
+    note("SIGTERM: its own handler exits")
     sys.exit(0)
 
 
-def worker(conn, own_handler, fix):
+def worker(conn, own_handler, fix, trace_fd=None):
     """The child process: report ready, then echo pings until the pipe
-    closes. ``conn`` is a multiprocessing Connection."""
+    closes. ``conn`` is a multiprocessing Connection; ``trace_fd`` where it
+    writes its timeline (None when nothing was inherited: spawn)."""
+    global _trace_fd
+    _trace_fd = trace_fd
     die_with_parent()
     if fix:
         # FIX: forget the parent's wakeup fd and signal handlers.
         reset_inherited_signal_state()
+        note("set_wakeup_fd(-1); SIGTERM, SIGINT -> SIG_DFL")
     if own_handler:
         signal.signal(signal.SIGTERM, exit_on_sigterm)
+        note("signal(SIGTERM, exit_on_sigterm)")
+    note("ready")
     conn.send_bytes(b"ready")
     while True:
         try:
@@ -105,9 +121,10 @@ class ParentSignals(object):
         signal.signal(signal.SIGTERM, counting)
 
 
-def terminate_and_probe(obs, pid, terminate, conn):
+def terminate_and_probe(obs, pid, terminate, conn, tr):
     """Sends SIGTERM through ``terminate()``, then a ping. Returns True if
     the child survived (it echoed the ping), False if it is gone (EOF)."""
+    tr.event("parent", "SIGTERM to child %d" % pid)
     terminate()
     try:
         conn.send_bytes(b"ping")
@@ -115,8 +132,11 @@ def terminate_and_probe(obs, pid, terminate, conn):
     except (EOFError, OSError):
         echoed = False
     if echoed:
+        tr.event("parent", "ping answered: the child survived SIGTERM")
         obs.note("child %d survived terminate(): it answered a ping sent after "
                  "the SIGTERM (%s)" % (pid, proc_state(pid)))
+    else:
+        tr.event("parent", "ping: EOF, the child is gone")
     return echoed
 
 
@@ -134,19 +154,24 @@ def asyncio_case(start_method, own_handler, fix):
     from pyrepro.aio import LoopProbe
 
     obs = Observation()
+    tr = Trace()
     loop = asyncio.new_event_loop()
     handler_ran = []
     loop.add_signal_handler(signal.SIGTERM, lambda: handler_ran.append(signal.SIGTERM))
+    tr.event("parent", "add_signal_handler(SIGTERM): set_wakeup_fd(%d)"
+             % loop._csock.fileno())
     parent = ParentSignals()
     ctx = multiprocessing.get_context(start_method)
     parent_conn, child_conn = ctx.Pipe()
-    proc = ctx.Process(target=worker, args=(child_conn, own_handler, fix))
+    trace_fd = tr.child_fd if start_method == "fork" else None
+    proc = ctx.Process(target=worker, args=(child_conn, own_handler, fix, trace_fd))
+    tr.fork("%s: the worker starts" % start_method)
     proc.start()
     child_conn.close()
     try:
         if parent_conn.recv_bytes() != b"ready":
             raise RuntimeError("the child did not report ready")
-        survived = terminate_and_probe(obs, proc.pid, proc.terminate, parent_conn)
+        survived = terminate_and_probe(obs, proc.pid, proc.terminate, parent_conn, tr)
         if survived:
             os.kill(proc.pid, signal.SIGKILL)  # Process.kill() is 3.7+
         parent_conn.close()
@@ -162,7 +187,9 @@ def asyncio_case(start_method, own_handler, fix):
                 " (killed with SIGKILL after it ignored SIGTERM)" if survived else ""))
 
     wakeup = peek_wakeup(loop._ssock)
+    tr.event("parent", "child reaped; wakeup socket holds %s" % wakeup)
     LoopProbe(loop).run()
+    tr.event("parent", "loop ran: its SIGTERM handler ran %d time(s)" % len(handler_ran))
     obs.note({"parent_wakeup_socket_bytes": wakeup})
     obs.note({"parent_sigterm_handler_ran": len(handler_ran)})
     obs.note({"parent_received_sigterm": parent.received})
@@ -175,6 +202,7 @@ def asyncio_case(start_method, own_handler, fix):
         obs.symptom = TERMINATE_IGNORED
     loop.remove_signal_handler(signal.SIGTERM)
     loop.close()
+    obs.trace = tr.finish()
     return obs
 
 
@@ -183,31 +211,36 @@ def raw_case(fix):
         raise RuntimeError("asyncio is imported: on 3.12+ its at-fork hook resets "
                            "the wakeup fd, so this would not be the raw form")
     obs = Observation()
+    tr = Trace()
     wakeup_r, wakeup_w = socket.socketpair()
     wakeup_r.setblocking(False)
     wakeup_w.setblocking(False)
     signal.set_wakeup_fd(wakeup_w.fileno())
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    tr.event("parent", "set_wakeup_fd(%d); signal(SIGTERM, ...)" % wakeup_w.fileno())
     parent = ParentSignals()
     parent_end, child_end = socket.socketpair()
 
     def child():
         parent_end.close()
         conn = _SocketConn(child_end)
-        worker(conn, own_handler=True, fix=fix)
+        worker(conn, own_handler=True, fix=fix, trace_fd=tr.child_fd)
 
+    tr.fork()
     with fork_child(child) as forked:
         child_end.close()
         conn = _SocketConn(parent_end)
         if conn.recv_bytes() != b"ready":
             raise RuntimeError("the child did not report ready")
         survived = terminate_and_probe(
-            obs, forked.pid, lambda: os.kill(forked.pid, signal.SIGTERM), conn)
+            obs, forked.pid, lambda: os.kill(forked.pid, signal.SIGTERM), conn, tr)
         if survived:
             os.kill(forked.pid, signal.SIGKILL)
         parent_end.close()
         obs.note("child %d: %s" % (forked.pid, forked.wait()))
     wakeup = peek_wakeup(wakeup_r)
+    tr.event("parent", "child reaped; wakeup fd holds %s" % wakeup)
+    obs.trace = tr.finish()
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     obs.note({"parent_wakeup_socket_bytes": wakeup})

@@ -43,4 +43,4 @@ pub mod spec;
 pub mod supervisor;
 pub mod sys;
 
-pub use record::{Expected, PythonInfo, Record, Runtime, Verdict};
+pub use record::{Expected, PythonInfo, Record, Runtime, TraceEvent, Verdict};

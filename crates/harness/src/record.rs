@@ -122,6 +122,18 @@ pub struct PythonInfo {
     pub library: Option<String>,
 }
 
+/// One event of a run's timeline (`repro run --trace`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceEvent {
+    /// Milliseconds relative to the fork (negative before it).
+    pub t_ms: f64,
+    /// Who did it: `parent`, `child`, or a greenlet's name.
+    pub lane: String,
+    /// What it did, in a few words (`epoll_ctl(ADD, 7) on inherited fd 3`).
+    pub what: String,
+}
+
 /// What `scenario.toml` expects of one case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -171,6 +183,9 @@ pub struct Record {
     /// Supervisor: process spawn to verdict, start-up included.
     #[serde(default)]
     pub wall_ms: Option<f64>,
+    /// The timeline (`repro run --trace`), where the scenario records one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<Vec<TraceEvent>>,
     /// Supervisor: what `scenario.toml` expects of this case.
     #[serde(default)]
     pub expected: Option<Expected>,
@@ -239,6 +254,7 @@ impl Record {
             kernel: crate::sys::kernel_release(),
             elapsed_ms: 0.0,
             wall_ms: None,
+            trace: None,
             expected: None,
             as_expected: None,
         }
@@ -326,6 +342,7 @@ mod tests {
             kernel: "6.1.0".into(),
             elapsed_ms: 1.5,
             wall_ms: None,
+            trace: None,
             expected: None,
             as_expected: None,
         }

@@ -92,6 +92,7 @@ pub fn record(
         kernel: kernel_release(),
         elapsed_ms,
         wall_ms: None,
+        trace: None,
         expected: None,
         as_expected: None,
     }

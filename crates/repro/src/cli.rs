@@ -86,6 +86,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Show each case's timeline: what the parent and the child did, in two
+    /// lanes, in milliseconds relative to the fork.
+    #[arg(long)]
+    pub trace: bool,
+
     /// The watchdog's deadline for each case, in seconds: a case still
     /// running then is killed with everything it forked, and reported hung.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]

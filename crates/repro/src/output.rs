@@ -23,6 +23,7 @@ pub struct Report<'o> {
     out: &'o mut Out,
     json: bool,
     repeat: u32,
+    trace: bool,
     scenario_w: usize,
     variant_w: usize,
     symptom_w: usize,
@@ -42,7 +43,13 @@ pub struct Labels<'a> {
 }
 
 impl<'o> Report<'o> {
-    pub fn new(out: &'o mut Out, json: bool, repeat: u32, labels: &[Labels<'_>]) -> Self {
+    pub fn new(
+        out: &'o mut Out,
+        json: bool,
+        repeat: u32,
+        trace: bool,
+        labels: &[Labels<'_>],
+    ) -> Self {
         let w = |f: fn(&Labels<'_>) -> usize, min: usize| {
             labels.iter().map(f).max().unwrap_or(0).max(min)
         };
@@ -50,6 +57,7 @@ impl<'o> Report<'o> {
             out,
             json,
             repeat,
+            trace,
             scenario_w: w(|l| l.scenario.len(), 8),
             variant_w: w(|l| l.variant.len(), 7),
             symptom_w: w(|l| l.symptoms.iter().map(|s| s.len()).max().unwrap_or(0), 7),
@@ -168,6 +176,18 @@ impl<'o> Report<'o> {
                 self.out.line(&format!("      · {l}"))?;
             }
         }
+        if self.trace {
+            match &r.trace {
+                Some(events) => {
+                    for l in trace_lines(events) {
+                        self.out.line(&l)?;
+                    }
+                }
+                None => self
+                    .out
+                    .line("      (no timeline recorded for this case)")?,
+            }
+        }
         if let Some(py) = &r.python {
             let lib = py
                 .library
@@ -202,6 +222,62 @@ impl<'o> Report<'o> {
         }
         Ok(code)
     }
+}
+
+/// Width of one lane in the two-lane timeline (two lanes fit 80 columns).
+const LANE_W: usize = 32;
+
+/// A timeline for a terminal. With exactly the lanes `parent` and `child`:
+/// two columns, each event's text wrapped within its lane. Otherwise one
+/// line per event, prefixed with its lane.
+pub fn trace_lines(events: &[harness::TraceEvent]) -> Vec<String> {
+    let two_lanes = events
+        .iter()
+        .all(|e| e.lane == "parent" || e.lane == "child");
+    let mut lines = Vec::new();
+    if two_lanes {
+        lines.push(format!("      {:>8}  {:LANE_W$} | child", "t ms", "parent"));
+    }
+    for e in events {
+        let t = format!("{:>8.2}", e.t_ms);
+        if !two_lanes {
+            let text = format!("{}: {}", e.lane, e.what);
+            for (i, part) in wrap_words(&text, 80 - 16).into_iter().enumerate() {
+                let t = if i == 0 { t.as_str() } else { "" };
+                lines.push(format!("      {t:>8}  {part}"));
+            }
+            continue;
+        }
+        for (i, part) in wrap_words(&e.what, LANE_W).into_iter().enumerate() {
+            let t = if i == 0 { t.as_str() } else { "" };
+            let line = if e.lane == "parent" {
+                format!("      {t:>8}  {part:LANE_W$} |")
+            } else {
+                format!("      {t:>8}  {:LANE_W$} | {part}", "")
+            };
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// Word-wraps `text` to lines of at most `width` characters (a longer word
+/// gets a line of its own, cut at `width`).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let word: String = word.chars().take(width).collect();
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    lines.push(line);
+    lines
 }
 
 /// Evidence as a person reads it: strings as they are, a one-key object as
@@ -240,6 +316,27 @@ mod tests {
         assert_eq!(percentile(&mut xs, 0.5), 3.0);
         assert_eq!(percentile(&mut xs, 0.95), 5.0);
         assert!(percentile(&mut [], 0.5).is_nan());
+    }
+
+    #[test]
+    fn two_lane_timeline_fits_80_columns() {
+        let ev = |t, lane: &str, what: &str| harness::TraceEvent {
+            t_ms: t,
+            lane: lane.into(),
+            what: what.into(),
+        };
+        let lines = trace_lines(&[
+            ev(-0.2, "parent", "epoll_create() = fd 4"),
+            ev(0.0, "parent", "fork()"),
+            ev(
+                0.1,
+                "child",
+                "epoll_ctl(ADD, 7) on the inherited epoll fd 4, then a write",
+            ),
+        ]);
+        assert!(lines.iter().all(|l| l.chars().count() <= 80), "{lines:#?}");
+        assert!(lines[1].contains("-0.20") && lines[1].contains("epoll_create"));
+        assert!(lines[3].contains("|") && lines[3].ends_with("epoll_ctl(ADD, 7) on the"));
     }
 
     #[test]

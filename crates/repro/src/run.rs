@@ -223,7 +223,13 @@ pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
     let py = choose_python(args, needs_python).map_err(RunError::Usage)?;
     let timeout = Duration::from_secs_f64(args.timeout);
 
-    let mut report = crate::output::Report::new(out, args.json, args.repeat, &cases_labels(&cases));
+    let mut report = crate::output::Report::new(
+        out,
+        args.json,
+        args.repeat,
+        args.trace,
+        &cases_labels(&cases),
+    );
     report.header()?;
     for p in &cases {
         let mut records = Vec::with_capacity(args.repeat as usize);

@@ -281,11 +281,14 @@ def spawned_child_work(progress):
 def spawn_case():
     import multiprocessing
     obs = Observation()
+    tr = Trace()
     holder = Holder(hold_lock).start()
+    tr.event("parent", "thread holder: LOCK")
     ctx = multiprocessing.get_context("spawn")
     progress_r, progress_w = ctx.Pipe(duplex=False)
     # FIX: a fresh interpreter instead of a fork of this threaded one.
     child = ctx.Process(target=spawned_child_work, args=(progress_w,))
+    tr.fork("spawn: a fresh interpreter starts")
     child.start()
     progress_w.close()
 
@@ -298,6 +301,8 @@ def spawn_case():
 
     try:
         note_watch(obs, Spawned(), os.dup(progress_r.fileno()))
+        tr.event("parent", "the spawned child reported %s and exited"
+                 % [e for e in obs.evidence if isinstance(e, dict)][0]["child_progress"])
     finally:
         if child.exitcode is None:
             os.kill(child.pid, signal.SIGKILL)
@@ -305,6 +310,7 @@ def spawn_case():
         progress_r.close()
         proc.stop_multiprocessing_tracker()
         holder.stop()
+    obs.trace = tr.finish()
     return obs
 
 

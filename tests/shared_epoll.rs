@@ -40,6 +40,7 @@ fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
     let (ran, r) = run_case("shared-epoll", runtime, variant, &[]);
     let show = ran.show();
     let want = spec("shared-epoll").variant(variant).unwrap().expect;
+    crate::util::assert_trace(&r);
 
     // The verdict the scenario observed, and what scenario.toml expects.
     assert_eq!(r.verdict, want, "{show}");

@@ -115,6 +115,7 @@ fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
     let (ran, r) = run_case(ID, runtime, variant, &[]);
     assert_eq!(ran.code(), Some(0), "{}", ran.show());
     assert_expected_with_evidence(variant, &r, &ran.show());
+    crate::util::assert_trace(&r);
 }
 
 /// Every interpreter this machine has (at least the default one), each

@@ -16,6 +16,9 @@ mod fork_held_lock;
 // finalizer-yield: gevent (from make setup's .venv) and a Rust executor.
 mod finalizer_yield;
 
+// repro run --trace: each timeline tells its story, in every runtime.
+mod trace;
+
 // repro explain: the lessons are complete, 80 columns, and their commands run.
 mod explain;
 

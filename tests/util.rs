@@ -205,3 +205,17 @@ pub fn on_every_interpreter(scenario: &str) -> Vec<Ran> {
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     })
 }
+
+/// Every case records its timeline: events in time order, a fork at 0 when
+/// there was one.
+pub fn assert_trace(r: &Record) {
+    let trace = r
+        .trace
+        .as_ref()
+        .unwrap_or_else(|| panic!("no trace in {r:#?}"));
+    assert!(!trace.is_empty(), "empty trace in {r:#?}");
+    assert!(
+        trace.windows(2).all(|w| w[0].t_ms <= w[1].t_ms),
+        "trace out of order: {trace:#?}"
+    );
+}

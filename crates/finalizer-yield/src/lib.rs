@@ -28,6 +28,7 @@ use futures::channel::mpsc;
 use futures::executor::{LocalPool, block_on};
 use futures::task::LocalSpawnExt;
 use harness::scenario::Observation;
+use harness::trace::Trace;
 use serde_json::json;
 use std::cell::RefCell;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -107,6 +108,15 @@ pub fn run(variant: &str) -> Result<Observation, String> {
             } else {
                 None
             };
+            let mut tr = Trace::new().map_err(|e| format!("pipe: {e}"))?;
+            tr.event(
+                "task",
+                if deferred.is_some() {
+                    "drop(conn) in a pool task: Drop sends the record to a channel"
+                } else {
+                    "drop(conn) in a pool task: Drop calls block_on(write_record)"
+                },
+            );
             let conn_log = log.clone();
             let task = async move {
                 let conn = Connection {
@@ -123,6 +133,11 @@ pub fn run(variant: &str) -> Result<Observation, String> {
                 pool.run(); // the flusher, with the fix
             }));
             std::panic::set_hook(hook);
+            match &outcome {
+                Err(payload) => tr.event("task", format!("panic: {}", message(payload.as_ref()))),
+                Ok(()) => tr.event("flusher", format!("records written: {:?}", *log.borrow())),
+            }
+            obs.trace = Some(tr.finish());
             if let Err(payload) = outcome {
                 obs.symptom = Some(REENTERED_EXECUTOR);
                 obs.note(format!(

@@ -41,6 +41,7 @@ pub mod native;
 use harness::fork::{describe, fork_child};
 use harness::hang::{self, Watched};
 use harness::scenario::Observation;
+use harness::trace::{ChildTrace, Trace};
 use std::cell::RefCell;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -64,16 +65,23 @@ pub static LOCK: Mutex<u64> = Mutex::new(0);
 
 /// The child's work, in every variant: report, take the lock, report. Only
 /// async-signal-safe calls besides the lock itself (no allocation).
-fn child_work(progress: i32) -> i32 {
+fn child_work(progress: i32, trace: Option<ChildTrace>) -> i32 {
     let say = |msg: &[u8]| {
         // SAFETY: write(2) on an fd this process owns.
         unsafe { libc::write(progress, msg.as_ptr().cast(), msg.len()) };
     };
+    let note = |what: &str| {
+        if let Some(t) = trace {
+            t.event(format_args!("{what}"));
+        }
+    };
+    note("locking: LOCK.lock()");
     say(b"locking\n");
     match LOCK.lock() {
         Ok(mut n) => *n += 1,
         Err(_) => return 3,
     }
+    note("locked");
     say(b"locked\n");
     0
 }
@@ -161,12 +169,17 @@ pub fn run(variant: &str) -> Result<Observation, String> {
                     return Err(format!("pthread_atfork: {rc}"));
                 }
             }
-            fork_and_watch(&mut obs)?;
+            let holding = if variant == "broken" {
+                "LOCK"
+            } else {
+                "LOCK (the prepare handler will take it over)"
+            };
+            fork_and_watch(&mut obs, holding)?;
             holder.stop()?;
         }
         "fixed-order" => {
             // FIX: fork before the holder thread starts.
-            fork_and_watch(&mut obs)?;
+            fork_and_watch(&mut obs, "nothing yet: it starts after the fork")?;
             Holder::start()?.stop()?;
         }
         "fixed-exec" => {
@@ -178,7 +191,7 @@ pub fn run(variant: &str) -> Result<Observation, String> {
         }
         "exec-child" => {
             // The program `fixed-exec` runs: the same work, progress on stderr.
-            let code = child_work(libc::STDERR_FILENO);
+            let code = child_work(libc::STDERR_FILENO, None);
             obs.note(format!("exec'd child: child_work returned {code}"));
         }
         other => return Err(format!("fork-held-lock has no rust variant {other:?}")),
@@ -186,25 +199,41 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     Ok(obs)
 }
 
-fn fork_and_watch(obs: &mut Observation) -> Result<(), String> {
+fn fork_and_watch(obs: &mut Observation, holding: &str) -> Result<(), String> {
     let (progress_r, progress_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     let fd = progress_w.as_raw_fd();
-    // SAFETY: the child only calls child_work (a write, the lock, a write)
-    // before _exit: async-signal-safe but for the lock, which is the point.
-    let child = unsafe { fork_child(|| child_work(fd)) }.map_err(|e| format!("fork: {e}"))?;
+    let mut tr = Trace::new().map_err(|e| format!("pipe: {e}"))?;
+    tr.event("parent", format!("thread holder holds {holding}"));
+    let ct = tr.child();
+    tr.fork();
+    // SAFETY: the child only calls child_work (writes, the lock) before
+    // _exit: async-signal-safe but for the lock, which is the point.
+    let child =
+        unsafe { fork_child(|| child_work(fd, Some(ct))) }.map_err(|e| format!("fork: {e}"))?;
     drop(progress_w);
     let pid = child.pid().as_raw();
     let watched = hang::watch(pid, &progress_r).map_err(|e| format!("watch: {e}"))?;
-    if note_watched(obs, pid, &watched)? {
+    let deadlocked = note_watched(obs, pid, &watched)?;
+    if deadlocked {
+        tr.event(
+            "parent",
+            "child asleep in futex, unchanged: deadlocked; SIGKILL",
+        );
         let _ = nix::sys::signal::kill(child.pid(), nix::sys::signal::Signal::SIGKILL);
     }
     let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;
+    tr.event("parent", format!("waitpid: {}", describe(status)));
+    obs.trace = Some(tr.finish());
     obs.note(format!("child {pid}: {}", describe(status)));
     Ok(())
 }
 
 fn exec_and_watch(obs: &mut Observation) -> Result<(), String> {
+    let mut tr = Trace::new().map_err(|e| format!("pipe: {e}"))?;
+    tr.event("parent", "thread holder holds LOCK");
+    tr.fork();
+    tr.event("parent", "the child execs a fresh program (Command::spawn)");
     let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
     let mut child = std::process::Command::new(exe)
         .args(["internal-run", "fork-held-lock", "rust", "exec-child"])
@@ -219,6 +248,11 @@ fn exec_and_watch(obs: &mut Observation) -> Result<(), String> {
         let _ = child.kill();
     }
     let status = child.wait().map_err(|e| format!("wait: {e}"))?;
+    if let Watched::Finished { progress } = &watched {
+        tr.event("parent", format!("the new program reported {progress:?}"));
+    }
+    tr.event("parent", format!("wait: {status}"));
+    obs.trace = Some(tr.finish());
     obs.note(format!("child {pid} (fork+exec): {status}"));
     Ok(())
 }

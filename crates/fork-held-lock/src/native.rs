@@ -16,6 +16,7 @@ use crate::CHILD_DEADLOCK;
 use harness::fork::{describe, fork_child};
 use harness::hang;
 use harness::scenario::{NativeRun, Observation};
+use harness::trace::{ChildTrace, Trace};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -31,13 +32,15 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
 }
 
 /// The child: report, attach to Python and run a statement, report.
-fn child_work(progress: i32) -> i32 {
+fn child_work(progress: i32, trace: ChildTrace) -> i32 {
     let say = |msg: &[u8]| {
         // SAFETY: write(2) on an fd this process owns.
         unsafe { libc::write(progress, msg.as_ptr().cast(), msg.len()) };
     };
+    trace.event(format_args!("attaching: Python::attach"));
     say(b"attaching\n");
     let ran = Python::attach(|py| py.run(c"x = 1", None, None).is_ok());
+    trace.event(format_args!("attached; python ran: {ran}"));
     say(if ran {
         b"attached\n"
     } else {
@@ -72,6 +75,13 @@ fn run(variant: &str) -> Result<Observation, String> {
 
     let (progress_r, progress_w) = pipe()?;
     let fd = progress_w.as_raw_fd();
+    let mut tr = Trace::new().map_err(|e| format!("pipe: {e}"))?;
+    tr.event("parent", "python thread gil-holder holds the GIL");
+    let ct = tr.child();
+    if fixed {
+        tr.event("parent", "Python::attach; PyOS_BeforeFork()");
+    }
+    tr.fork();
     let child = if fixed {
         // FIX: hold the GIL, and tell CPython about the fork on both sides.
         Python::attach(|_py| {
@@ -80,7 +90,8 @@ fn run(variant: &str) -> Result<Observation, String> {
                 ffi::PyOS_BeforeFork();
                 let child = fork_child(|| {
                     ffi::PyOS_AfterFork_Child();
-                    child_work(fd)
+                    ct.event(format_args!("PyOS_AfterFork_Child(): the GIL is ours"));
+                    child_work(fd, ct)
                 });
                 ffi::PyOS_AfterFork_Parent();
                 child
@@ -88,7 +99,7 @@ fn run(variant: &str) -> Result<Observation, String> {
         })
     } else {
         // SAFETY: the child only writes and attaches (which is the point).
-        unsafe { fork_child(|| child_work(fd)) }
+        unsafe { fork_child(|| child_work(fd, ct)) }
     }
     .map_err(|e| format!("fork: {e}"))?;
     drop(progress_w);
@@ -101,9 +112,15 @@ fn run(variant: &str) -> Result<Observation, String> {
             "Python::attach in the child waits for a GIL held by a thread that does not \
              exist there",
         );
+        tr.event(
+            "parent",
+            "child asleep in futex, unchanged: deadlocked; SIGKILL",
+        );
         let _ = nix::sys::signal::kill(child.pid(), nix::sys::signal::Signal::SIGKILL);
     }
     let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;
+    tr.event("parent", format!("waitpid: {}", describe(status)));
+    obs.trace = Some(tr.finish());
     obs.note(format!("child {pid}: {}", describe(status)));
     Python::attach(|py| -> PyResult<()> {
         py.import("pyrepro.fork_held_lock")?

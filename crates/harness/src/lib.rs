@@ -25,6 +25,7 @@
 //! * [`scenario`]: what a Rust scenario returns, and how a verdict follows
 //!   from it.
 //! * [`python`]: finding and checking interpreters, and a clean environment.
+//! * [`trace`]: the timeline of a run (`repro run --trace`).
 //!
 //! The key decision is that **no verdict is ever decided by waiting out a
 //! clock**. Events are ordered with pipes and `waitpid`, and absence is
@@ -42,5 +43,6 @@ pub mod scenario;
 pub mod spec;
 pub mod supervisor;
 pub mod sys;
+pub mod trace;
 
 pub use record::{Expected, PythonInfo, Record, Runtime, TraceEvent, Verdict};

@@ -5,7 +5,7 @@
 //! alone (`misbehaved` iff a symptom was seen), so a verdict cannot be
 //! hard-coded apart from what was observed.
 
-use crate::record::{PythonInfo, Record, Runtime, Verdict};
+use crate::record::{PythonInfo, Record, Runtime, TraceEvent, Verdict};
 use crate::sys::kernel_release;
 use serde_json::Value;
 use std::time::Instant;
@@ -17,6 +17,8 @@ pub struct Observation {
     pub symptom: Option<&'static str>,
     /// Short strings or small objects proving it either way.
     pub evidence: Vec<Value>,
+    /// The timeline (`crate::trace::Trace::finish`), if recorded.
+    pub trace: Option<Vec<TraceEvent>>,
 }
 
 impl Observation {
@@ -67,7 +69,7 @@ pub fn record(
     outcome: Result<Observation, String>,
 ) -> Record {
     let elapsed_ms = start.elapsed().as_secs_f64() * 1000.0;
-    let (verdict, symptom, evidence, reason) = match outcome {
+    let (verdict, symptom, evidence, reason, trace) = match outcome {
         Ok(obs) => (
             if obs.symptom.is_some() {
                 Verdict::Misbehaved
@@ -77,8 +79,9 @@ pub fn record(
             obs.symptom.map(str::to_owned),
             obs.evidence,
             None,
+            obs.trace,
         ),
-        Err(why) => (Verdict::Error, None, Vec::new(), Some(why)),
+        Err(why) => (Verdict::Error, None, Vec::new(), Some(why), None),
     };
     Record {
         scenario: scenario.to_owned(),
@@ -92,7 +95,7 @@ pub fn record(
         kernel: kernel_release(),
         elapsed_ms,
         wall_ms: None,
-        trace: None,
+        trace,
         expected: None,
         as_expected: None,
     }

@@ -224,8 +224,11 @@ impl<'o> Report<'o> {
     }
 }
 
-/// Width of one lane in the two-lane timeline (two lanes fit 80 columns).
-const LANE_W: usize = 32;
+/// Width of the parent lane in the two-lane timeline.
+const LANE_W: usize = 30;
+/// Width of the child lane: what is left of 80 columns after the indent,
+/// the time, the parent lane and the separator.
+const CHILD_W: usize = 80 - (6 + 8 + 2 + LANE_W + 3);
 
 /// A timeline for a terminal. With exactly the lanes `parent` and `child`:
 /// two columns, each event's text wrapped within its lane. Otherwise one
@@ -248,7 +251,8 @@ pub fn trace_lines(events: &[harness::TraceEvent]) -> Vec<String> {
             }
             continue;
         }
-        for (i, part) in wrap_words(&e.what, LANE_W).into_iter().enumerate() {
+        let width = if e.lane == "parent" { LANE_W } else { CHILD_W };
+        for (i, part) in wrap_words(&e.what, width).into_iter().enumerate() {
             let t = if i == 0 { t.as_str() } else { "" };
             let line = if e.lane == "parent" {
                 format!("      {t:>8}  {part:LANE_W$} |")
@@ -336,7 +340,7 @@ mod tests {
         ]);
         assert!(lines.iter().all(|l| l.chars().count() <= 80), "{lines:#?}");
         assert!(lines[1].contains("-0.20") && lines[1].contains("epoll_create"));
-        assert!(lines[3].contains("|") && lines[3].ends_with("epoll_ctl(ADD, 7) on the"));
+        assert!(lines[3].contains("| epoll_ctl(ADD, 7) on the"));
     }
 
     #[test]

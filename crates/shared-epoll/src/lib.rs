@@ -37,6 +37,7 @@
 use harness::fork::{Event, fork_child};
 use harness::procfs;
 use harness::scenario::Observation;
+use harness::trace::Trace;
 use nix::sys::epoll::{Epoll, EpollCreateFlags, EpollEvent, EpollFlags, EpollTimeout};
 use serde_json::json;
 use std::collections::HashMap;
@@ -122,12 +123,19 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     };
     let e = |what: &'static str| move |err: std::io::Error| format!("{what}: {err}");
 
+    let mut tr = Trace::new().map_err(e("pipe"))?;
     // 1. The parent's loop and its own fd, before the fork (as in the story).
     let mut parent_loop = IoLoop::new().map_err(|err| format!("epoll_create: {err}"))?;
+    let epfd = parent_loop.raw_fd();
+    tr.event("parent", format!("epoll_create() = fd {epfd}"));
     let listener = TcpListener::bind("127.0.0.1:0").map_err(e("bind 127.0.0.1:0"))?;
     parent_loop
         .add_handler(&listener, "accept")
         .map_err(|err| format!("epoll_ctl(ADD) in the parent: {err}"))?;
+    let lfd = listener.as_raw_fd();
+    tr.event("parent", format!("epoll_ctl(ADD, {lfd}): its listener"));
+    let ct = tr.child();
+    tr.fork();
     let mut child_registered = Event::new("child_registered").map_err(e("pipe"))?;
     let mut parent_polled = Event::new("parent_polled").map_err(e("pipe"))?;
 
@@ -147,7 +155,10 @@ pub fn run(variant: &str) -> Result<Observation, String> {
             child_loop
                 .add_handler(&rx, "child-read")
                 .expect("epoll_ctl(ADD) in the child");
+            let (fd, on) = (rx.as_raw_fd(), child_loop.raw_fd());
+            ct.event(format_args!("epoll_ctl(ADD, {fd}) on epoll fd {on}"));
             tx.write_all(b"x").expect("write in the child");
+            ct.event(format_args!("fd {fd} readable; child_registered"));
             child_registered.notify().expect("notify child_registered");
             parent_polled.wait().expect("wait parent_polled");
             0
@@ -173,6 +184,21 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     let child_status = child.wait().map_err(|err| format!("waitpid: {err}"))?;
 
     let mut obs = Observation::default();
+    for d in &dispatched {
+        tr.event(
+            "parent",
+            match d {
+                Dispatch::UnknownFd(fd) => {
+                    format!("epoll_wait(fd {epfd}, 0) = fd {fd}: no handler")
+                }
+                Dispatch::Handled(fd, name) => format!("epoll_wait = fd {fd}: {name}"),
+            },
+        );
+    }
+    if dispatched.is_empty() {
+        tr.event("parent", format!("epoll_wait(fd {epfd}, 0): no events"));
+    }
+    obs.trace = Some(tr.finish());
     let own: Vec<RawFd> = parent_loop.handlers.keys().copied().collect();
     obs.note(json!({ "parent_registered_fds": own }));
     obs.note(json!({ "parent_epoll_fdinfo_tfds": tfds }));

@@ -39,6 +39,7 @@
 
 use harness::fork::{Event, describe, fork_child};
 use harness::scenario::Observation;
+use harness::trace::Trace;
 use nix::sys::signal::{
     SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, kill, sigaction, sigprocmask,
 };
@@ -158,8 +159,15 @@ pub fn run(variant: &str) -> Result<Observation, String> {
         "fixed" => true,
         other => return Err(format!("signal-wakeup-fd has no rust variant {other:?}")),
     };
+    let mut tr = Trace::new().map_err(|e| format!("pipe: {e}"))?;
     let parent_loop = SignalLoop::add_sigterm_handler("graceful-shutdown")
         .map_err(|e| format!("wakeup pipe and SIGTERM handler: {e}"))?;
+    let wfd = parent_loop.wakeup_write.as_raw_fd();
+    tr.event(
+        "parent",
+        format!("sigaction(SIGTERM); wakeup pipe fd {wfd}"),
+    );
+    let ct = tr.child();
     let mut child_ready = Event::new("child_ready").map_err(|e| format!("pipe: {e}"))?;
 
     // 1. SIGTERM stays blocked in the child until it waits for it.
@@ -169,6 +177,7 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&sigterm), Some(&mut before))
         .map_err(|e| format!("sigprocmask: {e}"))?;
     // 2. The child: the worker the parent will terminate.
+    tr.fork();
     // SAFETY: the scenario process is single-threaded.
     let child = unsafe {
         fork_child(|| {
@@ -177,10 +186,13 @@ pub fn run(variant: &str) -> Result<Observation, String> {
                 let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
                 sigaction(Signal::SIGTERM, &default).expect("reset SIGTERM");
                 parent_loop.forget_in_child();
+                ct.event(format_args!("SIGTERM -> SIG_DFL; inherited pipe closed"));
             }
             child_ready.notify().expect("notify child_ready");
+            ct.event(format_args!("ready; sigsuspend() until SIGTERM"));
             // Unblock SIGTERM and sleep, atomically: no signal is lost.
             let _ = SigSet::empty().suspend();
+            ct.event(format_args!("its inherited handler ran: byte 15 written"));
             0
         })
     };
@@ -193,8 +205,10 @@ pub fn run(variant: &str) -> Result<Observation, String> {
         .wait()
         .map_err(|e| format!("wait child_ready: {e}"))?;
     let pid = child.pid();
+    tr.event("parent", format!("kill({pid}, SIGTERM)"));
     kill(pid, Signal::SIGTERM).map_err(|e| format!("kill: {e}"))?;
     let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;
+    tr.event("parent", format!("waitpid: {}", describe(status)));
 
     // 4. Now, without blocking: what is in the parent's wakeup pipe?
     let bytes = parent_loop
@@ -202,8 +216,16 @@ pub fn run(variant: &str) -> Result<Observation, String> {
         .map_err(|e| format!("read the wakeup pipe: {e}"))?;
     let ran = parent_loop.dispatch(&bytes);
     let received = DELIVERED.load(Ordering::SeqCst);
+    let n = ran.len();
+    tr.event(
+        "parent",
+        format!("wakeup pipe holds {bytes:?}: {n} handler(s) run"),
+    );
 
-    let mut obs = Observation::default();
+    let mut obs = Observation {
+        trace: Some(tr.finish()),
+        ..Observation::default()
+    };
     obs.note(format!("child {pid}: {}", describe(status)));
     obs.note(json!({ "parent_wakeup_pipe_bytes": bytes }));
     obs.note(json!({ "parent_sigterm_handler_ran": ran.len() }));

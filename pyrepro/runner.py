@@ -7,6 +7,8 @@ scenario module are loaded: ``elapsed_ms`` is the scenario's own time.
 
 import importlib
 import json
+import os
+import sys
 import time
 import traceback
 
@@ -23,7 +25,26 @@ def load(scenario):
     except KeyError:
         raise UsageError("unknown scenario %r (known: %s)"
                          % (scenario, ", ".join(sorted(SCENARIOS))))
+    exercise = os.environ.get("REPRO_EXERCISE")
+    if exercise:
+        return load_exercise(name, exercise)
     return importlib.import_module(name)
+
+
+_exercises = {}
+
+
+def load_exercise(name, path):
+    """``repro check``: the learner's copy of a scenario module, loaded in
+    place of ``name`` (so a spawned child imports the same code)."""
+    if name not in _exercises:
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        _exercises[name] = module
+    return _exercises[name]
 
 
 def variant_fn(scenario, variant):

@@ -129,18 +129,36 @@ fn every_workshop_command_runs() {
         }
     }
     assert!(commands.len() >= 20, "{} commands found", commands.len());
-    // Independent processes: side by side.
+    // In a fresh working directory (exercise copies files there). The
+    // exercise/check commands run in order, in one thread; the others,
+    // independent, side by side.
+    let cwd = tempfile::tempdir().unwrap();
+    let cwd = cwd.path();
+    let (ordered, independent): (Vec<_>, Vec<_>) = commands
+        .iter()
+        .partition(|a| matches!(a.first(), Some(&"exercise") | Some(&"check")));
     let runs: Vec<_> = std::thread::scope(|s| {
-        let handles: Vec<_> = commands
-            .iter()
-            .map(|args| s.spawn(move || (args, repro(args))))
+        let sequential = s.spawn(move || {
+            ordered
+                .into_iter()
+                .map(|args| (args, crate::util::repro_in(cwd, args)))
+                .collect::<Vec<_>>()
+        });
+        let handles: Vec<_> = independent
+            .into_iter()
+            .map(|args| s.spawn(move || (args, crate::util::repro_in(cwd, args))))
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+        let mut runs: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+        runs.extend(sequential.join().unwrap());
+        runs
     });
     for (args, ran) in runs {
+        // `repro check` on the unmodified copy says "still broken" (exit 1):
+        // that is the point of the step.
+        let want = if args.first() == Some(&"check") { 1 } else { 0 };
         assert_eq!(
             ran.code(),
-            Some(0),
+            Some(want),
             "repro {}{}",
             args.join(" "),
             ran.show()

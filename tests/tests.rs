@@ -19,6 +19,9 @@ mod finalizer_yield;
 // repro run --trace: each timeline tells its story, in every runtime.
 mod trace;
 
+// repro exercise / check: the real verdict on a learner's copy.
+mod exercise;
+
 // repro explain: the lessons are complete, 80 columns, and their commands run.
 mod explain;
 

@@ -74,6 +74,19 @@ pub fn repro(args: &[&str]) -> Ran {
     repro_env(args, &[])
 }
 
+/// Runs `repro` with `args` in the working directory `dir`.
+pub fn repro_in(dir: &std::path::Path, args: &[&str]) -> Ran {
+    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_repro"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("spawn repro");
+    Ran {
+        cmd: format!("(in {}) repro {}", dir.display(), args.join(" ")),
+        output,
+    }
+}
+
 /// The fd lists the shared-epoll evidence names, by key.
 pub fn evidence_list(r: &Record, key: &str) -> Vec<i64> {
     r.evidence

@@ -50,6 +50,24 @@ pub struct Spec {
     /// The cases.
     #[serde(rename = "variant")]
     pub variants: Vec<VariantSpec>,
+    /// The exercise (`repro exercise` / `repro check`), if it has one.
+    #[serde(default)]
+    pub exercise: Option<ExerciseSpec>,
+}
+
+/// A learner fixes the Python side of a variant; `repro check` judges it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExerciseSpec {
+    /// The variant whose code path the learner fixes (`broken`).
+    pub variant: String,
+    /// The pyrepro module the learner edits (`shared_epoll.py`).
+    pub module: String,
+    /// What the scenario must still do, as substrings of its trace
+    /// (`lane: what`): a "fix" that removes the fork is no fix.
+    pub must: Vec<String>,
+    /// A nudge, for the learner who is stuck.
+    pub hint: String,
 }
 
 /// One variant of a scenario.

@@ -46,6 +46,24 @@ pub enum Command {
     /// this binary was built for. Writes matrix.md, matrix.json and
     /// junit.xml. Exit: 0 no drift, 1 drift, 2 usage, 3 nothing could run.
     Canary(CanaryArgs),
+    /// Copy a scenario's Python module into DIR, to fix its bug yourself.
+    Exercise {
+        /// A scenario id (see `repro list`).
+        scenario: String,
+        /// Where [default: ./repro-exercise-SCENARIO].
+        dir: Option<PathBuf>,
+    },
+    /// Run your fixed copy (from `repro exercise`) through the supervisor:
+    /// is the bug gone, and does the scenario still do what shows it?
+    Check {
+        /// A scenario id.
+        scenario: String,
+        /// Where your copy is [default: ./repro-exercise-SCENARIO].
+        dir: Option<PathBuf>,
+        /// The watchdog's deadline, in seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+        timeout: f64,
+    },
     /// List the Python interpreters found here, and why any were dropped.
     Interpreters {
         /// Only the paths of those the embedded runtime can be built against

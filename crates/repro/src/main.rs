@@ -11,6 +11,7 @@
 
 mod canary;
 mod cli;
+mod exercise;
 mod exit;
 mod explain;
 mod fixtures;
@@ -33,6 +34,14 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::List { json } => list::exec(*json, &mut out),
         Command::Explain { scenario } => explain::exec(scenario, &mut out),
+        Command::Exercise { scenario, dir } => {
+            exercise::exercise(scenario, dir.as_deref(), &mut out)
+        }
+        Command::Check {
+            scenario,
+            dir,
+            timeout,
+        } => exercise::check(scenario, dir.as_deref(), *timeout, &mut out),
         Command::Run(args) => run::exec(args, &mut out),
         Command::Canary(args) => canary::exec(args, &mut out),
         Command::Interpreters { embeddable } => canary::interpreters(*embeddable, &mut out),

@@ -286,7 +286,7 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
 
 /// Evidence as a person reads it: strings as they are, a one-key object as
 /// `key: value`, anything else as compact JSON.
-fn evidence_text(e: &Value) -> String {
+pub fn evidence_text(e: &Value) -> String {
     match e {
         Value::String(s) => s.clone(),
         Value::Object(m) if m.len() == 1 => {

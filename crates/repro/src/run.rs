@@ -166,6 +166,19 @@ pub(crate) fn run_case(
     py: &PythonChoice,
     timeout: Duration,
 ) -> Record {
+    run_case_with(scenario, runtime, variant, py, timeout, &[])
+}
+
+/// [`run_case`], with extra environment for the scenario process (`repro
+/// check` names the learner's module in `REPRO_EXERCISE`).
+pub(crate) fn run_case_with(
+    scenario: &Scenario,
+    runtime: Runtime,
+    variant: &VariantSpec,
+    py: &PythonChoice,
+    timeout: Duration,
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Record {
     let case = Case {
         scenario: &scenario.spec.id,
         runtime,
@@ -183,10 +196,13 @@ pub(crate) fn run_case(
     };
     let mut record = match command_for(case, py) {
         Err(e) => sup_error(e),
-        Ok(cmd) => match harness::supervisor::run(cmd, timeout) {
-            Ok(finished) => interpret(case, &finished),
-            Err(e) => sup_error(format!("cannot start the scenario process: {e}")),
-        },
+        Ok(mut cmd) => {
+            cmd.envs(env.iter().copied());
+            match harness::supervisor::run(cmd, timeout) {
+                Ok(finished) => interpret(case, &finished),
+                Err(e) => sup_error(format!("cannot start the scenario process: {e}")),
+            }
+        }
     };
     let version = record
         .python

@@ -158,12 +158,14 @@ def lock_case(fix):
         LOCK.acquire()
         LOCK.release()
 
+    # repro:diff fixed-order
     if fix == "order":
         # FIX: fork before the holder thread starts.
         fork_and_watch(obs, child_work)
         holder = Holder(hold_lock).start()
     else:
         holder = Holder(hold_lock).start()
+        # repro:diff fixed-atfork
         if fix == "atfork":
             # FIX: no other thread holds LOCK at the instant of the fork.
             os.register_at_fork(before=take_for_fork,

@@ -111,8 +111,12 @@ def tornado_shape(fixed):
     parent_polled = Event("parent_polled")
 
     def child_loop():
-        # FIX: the child creates its own loop instead of using the inherited one.
-        return MiniIOLoop() if fixed else parent_loop
+        # repro:diff fixed
+        if fixed:
+            # FIX: the child creates its own loop instead of using the inherited one.
+            return MiniIOLoop()
+        else:
+            return parent_loop
 
     child = _child_registers_in(
         child_loop, lambda lp, fd: lp.add_handler(fd, lambda fd, ev: None),
@@ -152,8 +156,12 @@ def asyncio_shape(fixed):
     parent_polled = Event("parent_polled")
 
     def child_loop():
-        # FIX: the child creates its own loop instead of using the inherited one.
-        return asyncio.new_event_loop() if fixed else parent_loop
+        # repro:diff fixed-asyncio
+        if fixed:
+            # FIX: the child creates its own loop instead of using the inherited one.
+            return asyncio.new_event_loop()
+        else:
+            return parent_loop
 
     child = _child_registers_in(
         child_loop, lambda lp, fd: lp.add_reader(fd, lambda: None),

@@ -87,6 +87,7 @@ def worker(conn, own_handler, fix, trace_fd=None):
     global _trace_fd
     _trace_fd = trace_fd
     die_with_parent()
+    # repro:diff fixed fixed-raw
     if fix:
         # FIX: forget the parent's wakeup fd and signal handlers.
         reset_inherited_signal_state()

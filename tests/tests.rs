@@ -19,6 +19,9 @@ mod finalizer_yield;
 // repro run --trace: each timeline tells its story, in every runtime.
 mod trace;
 
+// repro diff: every fix, extracted from the real source.
+mod diff;
+
 // repro exercise / check: the real verdict on a learner's copy.
 mod exercise;
 

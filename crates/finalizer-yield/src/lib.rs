@@ -65,12 +65,12 @@ struct Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         let record = "connection closed".to_owned();
-        match &self.deferred {
+        // repro:diff fixed
+        if let Some(tx) = &self.deferred {
             // FIX: hand the record over; a task on the pool writes it.
-            Some(tx) => {
-                let _ = tx.unbounded_send(record);
-            }
-            None => block_on(write_record(self.log.clone(), record)),
+            let _ = tx.unbounded_send(record);
+        } else {
+            block_on(write_record(self.log.clone(), record));
         }
     }
 }

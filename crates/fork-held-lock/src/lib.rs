@@ -155,6 +155,7 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     match variant {
         "broken" | "fixed-atfork" => {
             let holder = Holder::start()?;
+            // repro:diff fixed-atfork
             if variant == "fixed-atfork" {
                 // FIX: no other thread holds LOCK at the instant of the fork.
                 // SAFETY: the handlers only touch LOCK and a pipe.

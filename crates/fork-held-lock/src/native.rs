@@ -82,6 +82,7 @@ fn run(variant: &str) -> Result<Observation, String> {
         tr.event("parent", "Python::attach; PyOS_BeforeFork()");
     }
     tr.fork();
+    // repro:diff fixed-native-fork
     let child = if fixed {
         // FIX: hold the GIL, and tell CPython about the fork on both sides.
         Python::attach(|_py| {

@@ -46,6 +46,18 @@ pub enum Command {
     /// this binary was built for. Writes matrix.md, matrix.json and
     /// junit.xml. Exit: 0 no drift, 1 drift, 2 usage, 3 nothing could run.
     Canary(CanaryArgs),
+    /// Show each fix as a unified diff against its broken twin, extracted
+    /// from the real source.
+    Diff {
+        /// A scenario id (see `repro list`).
+        scenario: String,
+        /// rust, python, embedded, or all.
+        #[arg(long)]
+        runtime: Option<String>,
+        /// One fixed variant (fixed, fixed-spawn, ...); default: all.
+        #[arg(long)]
+        variant: Option<String>,
+    },
     /// Copy a scenario's Python module into DIR, to fix its bug yourself.
     Exercise {
         /// A scenario id (see `repro list`).

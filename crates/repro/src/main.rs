@@ -11,6 +11,7 @@
 
 mod canary;
 mod cli;
+mod diff;
 mod exercise;
 mod exit;
 mod explain;
@@ -34,6 +35,11 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::List { json } => list::exec(*json, &mut out),
         Command::Explain { scenario } => explain::exec(scenario, &mut out),
+        Command::Diff {
+            scenario,
+            runtime,
+            variant,
+        } => diff::exec(scenario, runtime.as_deref(), variant.as_deref(), &mut out),
         Command::Exercise { scenario, dir } => {
             exercise::exercise(scenario, dir.as_deref(), &mut out)
         }

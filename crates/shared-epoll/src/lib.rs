@@ -144,8 +144,9 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     let child = unsafe {
         fork_child(|| {
             let mut own_loop;
-            // FIX: the child creates its own loop instead of using the inherited one.
+            // repro:diff fixed
             let child_loop = if fixed {
+                // FIX: the child creates its own loop instead of using the inherited one.
                 own_loop = IoLoop::new().expect("epoll_create in the child");
                 &mut own_loop
             } else {

@@ -181,6 +181,7 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     // SAFETY: the scenario process is single-threaded.
     let child = unsafe {
         fork_child(|| {
+            // repro:diff fixed
             if fixed {
                 // FIX: forget the parent's signal handler and wakeup pipe.
                 let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());

@@ -41,6 +41,15 @@ if [ -z "$py" ] || ! embeddable "$py"; then
   embeddable "$py" || die "$py is still not embeddable"
   say "build with: PYO3_PYTHON=$py make test"
 fi
+# strace, for `repro run --strace` (optional: without it, --strace says so).
+if ! command -v strace >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt_install strace || say "strace not installed: repro run --strace will say so"
+  else
+    say "strace not installed (apt-get install strace): repro run --strace will say so"
+  fi
+fi
+
 say "embedding: $("$py" -c 'import sys, platform; print(platform.python_implementation(), platform.python_version(), sys.executable)')"
 
 # The project's Python environment: .venv, from the embedding interpreter

@@ -19,6 +19,9 @@ mod finalizer_yield;
 // repro run --trace: each timeline tells its story, in every runtime.
 mod trace;
 
+// repro run --strace: the syscalls that give each bug away.
+mod strace;
+
 // repro diff: every fix, extracted from the real source.
 mod diff;
 

@@ -53,6 +53,21 @@ pub struct Spec {
     /// The exercise (`repro exercise` / `repro check`), if it has one.
     #[serde(default)]
     pub exercise: Option<ExerciseSpec>,
+    /// `repro run --strace`: the syscalls that matter here.
+    #[serde(default)]
+    pub strace: Option<StraceSpec>,
+}
+
+/// What `repro run --strace` keeps of a scenario's syscalls.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StraceSpec {
+    /// Syscalls to trace (`strace -e trace=`); process creation is always
+    /// traced, to place the fork.
+    pub syscalls: Vec<String>,
+    /// If given, only lines containing one of these (signals, `EAGAIN`…).
+    #[serde(default)]
+    pub grep: Vec<String>,
 }
 
 /// A learner fixes the Python side of a variant; `repro check` judges it.

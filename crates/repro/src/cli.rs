@@ -121,6 +121,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub trace: bool,
 
+    /// Run each case under `strace -f` and show the syscalls that matter
+    /// for its scenario (see `[strace]` in its scenario.toml).
+    #[arg(long)]
+    pub strace: bool,
+
     /// The watchdog's deadline for each case, in seconds: a case still
     /// running then is killed with everything it forked, and reported hung.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]

@@ -115,6 +115,7 @@ pub fn check(id: &str, dir: Option<&Path>, timeout: f64, out: &mut Out) -> Resul
         &choice,
         Duration::from_secs_f64(timeout),
         &[("REPRO_EXERCISE", file.as_os_str())],
+        None,
     );
     let steps: Vec<String> = r
         .trace

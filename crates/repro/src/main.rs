@@ -21,6 +21,7 @@ mod list;
 mod output;
 mod registry;
 mod run;
+mod strace;
 
 use clap::Parser;
 use cli::{Cli, Command};

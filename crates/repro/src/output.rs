@@ -110,6 +110,17 @@ impl<'o> Report<'o> {
         Ok(())
     }
 
+    /// Lines that belong under the last case (`--strace`), in the table only.
+    pub fn extra(&mut self, lines: &[String]) -> io::Result<()> {
+        if self.json || self.repeat > 1 {
+            return Ok(());
+        }
+        for l in lines {
+            self.out.line(l)?;
+        }
+        Ok(())
+    }
+
     /// Every run of one case is done (the summary row for `--repeat`).
     pub fn case(&mut self, runs: &[Record]) -> io::Result<()> {
         if self.json || self.repeat == 1 {

@@ -166,8 +166,11 @@ pub(crate) fn run_case(
     py: &PythonChoice,
     timeout: Duration,
 ) -> Record {
-    run_case_with(scenario, runtime, variant, py, timeout, &[])
+    run_case_with(scenario, runtime, variant, py, timeout, &[], None)
 }
+
+/// Rewrites a case's command before it runs (`--strace`).
+pub(crate) type Wrap<'a> = &'a dyn Fn(&Command) -> Command;
 
 /// [`run_case`], with extra environment for the scenario process (`repro
 /// check` names the learner's module in `REPRO_EXERCISE`).
@@ -178,6 +181,7 @@ pub(crate) fn run_case_with(
     py: &PythonChoice,
     timeout: Duration,
     env: &[(&str, &std::ffi::OsStr)],
+    wrap: Option<Wrap<'_>>,
 ) -> Record {
     let case = Case {
         scenario: &scenario.spec.id,
@@ -198,6 +202,9 @@ pub(crate) fn run_case_with(
         Err(e) => sup_error(e),
         Ok(mut cmd) => {
             cmd.envs(env.iter().copied());
+            if let Some(wrap) = wrap {
+                cmd = wrap(&cmd);
+            }
             match harness::supervisor::run(cmd, timeout) {
                 Ok(finished) => interpret(case, &finished),
                 Err(e) => sup_error(format!("cannot start the scenario process: {e}")),
@@ -247,11 +254,35 @@ pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
         &cases_labels(&cases),
     );
     report.header()?;
+    let strace_bin = if args.strace {
+        Some(crate::strace::available().map_err(|e| RunError::Usage(Usage(e)))?)
+    } else {
+        None
+    };
     for p in &cases {
         let mut records = Vec::with_capacity(args.repeat as usize);
         for _ in 0..args.repeat {
-            let r = run_one(p, &py, timeout);
+            let Some(bin) = &strace_bin else {
+                let r = run_one(p, &py, timeout);
+                report.record(&r)?;
+                records.push(r);
+                continue;
+            };
+            let file = tempfile::NamedTempFile::new()?;
+            let spec = p.scenario.spec.strace.as_ref();
+            let wrap = |cmd: &Command| crate::strace::wrap(bin, cmd, spec, file.path());
+            let r = run_case_with(
+                p.scenario,
+                p.runtime,
+                p.variant,
+                &py,
+                timeout,
+                &[],
+                Some(&wrap),
+            );
             report.record(&r)?;
+            let text = std::fs::read_to_string(file.path())?;
+            report.extra(&crate::strace::lines(&text, spec))?;
             records.push(r);
         }
         report.case(&records)?;

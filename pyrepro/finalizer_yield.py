@@ -72,6 +72,25 @@ def garbage_cycle_with_finalizer(finalizer):
     return ref
 
 
+def collect_in_hub(finalizer, tr):
+    """One unreachable cycle with ``finalizer`` as its weakref callback,
+    collected by an explicit gc.collect() that the hub runs as a callback:
+    the finalizer runs exactly once, in the hub."""
+    import gevent
+    from gevent.hub import get_hub
+
+    gc.collect()
+    gc.disable()
+    try:
+        ref = garbage_cycle_with_finalizer(finalizer)
+        tr.event("main", "hub.loop.run_callback(gc.collect)")
+        get_hub().loop.run_callback(gc.collect)
+        gevent.sleep(0)  # let the hub run its callbacks
+    finally:
+        gc.enable()
+    del ref
+
+
 class Log(object):
     """What the finalizer wants to write: a record "sent" only after a step
     that yields (the socket send of the story)."""
@@ -112,19 +131,10 @@ def hub_case(fix):
                 errors.append(e)
                 tr.event(lane, "%s: the record is lost" % type(e).__name__)
 
-    gc.collect()
-    gc.disable()
-    try:
-        ref = garbage_cycle_with_finalizer(finalizer)
-        tr.event("main", "hub.loop.run_callback(gc.collect)")
-        hub.loop.run_callback(gc.collect)  # the collection runs in the hub
-        gevent.sleep(0)  # let the hub run its callbacks
-        for record in pending:  # the deferred I/O, in a greenlet, after it
-            log.write(record)
-            tr.event("main", "writes the deferred record")
-    finally:
-        gc.enable()
-    del ref
+    collect_in_hub(finalizer, tr)
+    for record in pending:  # the deferred I/O, in a greenlet, after it
+        log.write(record)
+        tr.event("main", "writes the deferred record")
     obs.trace = tr.finish()
     obs.note({"finalizer_ran_in": where})
     obs.note({"records_sent": log.sent})
@@ -144,11 +154,7 @@ def syslog_case():
     import sys
     import tempfile
 
-    import gevent
-    from gevent.hub import get_hub
-
     obs = Observation()  # prepare() has monkey-patched socket, as a service does
-    hub = get_hub()
     errors = []
 
     class SysLog(logging.handlers.SysLogHandler):
@@ -190,22 +196,15 @@ def syslog_case():
         if errors:
             tr.event("hub", "send must wait: %s; record dropped" % type(errors[0][0]).__name__)
 
-    gc.collect()
-    gc.disable()
     try:
-        ref = garbage_cycle_with_finalizer(finalizer)
-        tr.event("main", "hub.loop.run_callback(gc.collect)")
-        hub.loop.run_callback(gc.collect)  # the collection runs in the hub
-        gevent.sleep(0)
+        collect_in_hub(finalizer, tr)
     finally:
-        gc.enable()
         logger.removeHandler(handler)
         handler.close()
         peer.close()
         listener.close()
         os.unlink(address)
         os.rmdir(tmp)
-    del ref
     obs.trace = tr.finish()
     for e, message in errors:
         obs.symptom = BLOCKING_SWITCH_OUT

@@ -213,10 +213,23 @@ fn fork_and_watch(obs: &mut Observation, holding: &str) -> Result<(), String> {
     let child =
         unsafe { fork_child(|| child_work(fd, Some(ct))) }.map_err(|e| format!("fork: {e}"))?;
     drop(progress_w);
+    watch_and_reap(obs, tr, child, &progress_r, note_lock)
+}
+
+/// Watches `child` (its progress on `progress`) until it finishes or
+/// deadlocks, kills it if it deadlocked, reaps it, and notes all of it in
+/// `obs` and in the timeline; `explain` adds what the deadlock means here.
+pub(crate) fn watch_and_reap(
+    obs: &mut Observation,
+    mut tr: Trace,
+    child: harness::fork::ForkedChild,
+    progress: &OwnedFd,
+    explain: impl Fn(&mut Observation, &hang::Sample),
+) -> Result<(), String> {
     let pid = child.pid().as_raw();
-    let watched = hang::watch(pid, &progress_r).map_err(|e| format!("watch: {e}"))?;
-    let deadlocked = note_watched(obs, pid, &watched)?;
-    if deadlocked {
+    let watched = hang::watch(pid, progress).map_err(|e| format!("watch: {e}"))?;
+    if let Some(last) = watched.note(obs, pid, CHILD_DEADLOCK)? {
+        explain(obs, last);
         tr.event(
             "parent",
             "child asleep in futex, unchanged: deadlocked; SIGKILL",
@@ -245,7 +258,8 @@ fn exec_and_watch(obs: &mut Observation) -> Result<(), String> {
     let progress = OwnedFd::from(child.stderr.take().expect("piped"));
     let pid = child.id() as i32;
     let watched = hang::watch(pid, &progress).map_err(|e| format!("watch: {e}"))?;
-    if note_watched(obs, pid, &watched)? {
+    if let Some(last) = watched.note(obs, pid, CHILD_DEADLOCK)? {
+        note_lock(obs, last);
         let _ = child.kill();
     }
     let status = child.wait().map_err(|e| format!("wait: {e}"))?;
@@ -258,12 +272,8 @@ fn exec_and_watch(obs: &mut Observation) -> Result<(), String> {
     Ok(())
 }
 
-/// Notes what watching found; for a deadlock, also where the futex word
-/// lies. Returns whether the child deadlocked.
-fn note_watched(obs: &mut Observation, pid: i32, watched: &Watched) -> Result<bool, String> {
-    let Some(last) = watched.note(obs, pid, CHILD_DEADLOCK)? else {
-        return Ok(false);
-    };
+/// For a deadlock on [`LOCK`]: whether the futex word lies inside it.
+fn note_lock(obs: &mut Observation, last: &hang::Sample) {
     let addr = last.futex_addr().unwrap_or(0);
     let base = &raw const LOCK as u64;
     let end = base + std::mem::size_of_val(&LOCK) as u64;
@@ -275,5 +285,4 @@ fn note_watched(obs: &mut Observation, pid: i32, watched: &Watched) -> Result<bo
     obs.note(format!(
         "futex word {addr:#x} {inside} LOCK ({base:#x}..{end:#x})"
     ));
-    Ok(true)
 }

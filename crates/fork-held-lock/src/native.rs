@@ -12,9 +12,7 @@
 //! `Python::attach` and forks between `PyOS_BeforeFork()` and
 //! `PyOS_AfterFork_Parent()`/`PyOS_AfterFork_Child()`, as the C API asks.
 
-use crate::CHILD_DEADLOCK;
-use harness::fork::{describe, fork_child};
-use harness::hang;
+use harness::fork::fork_child;
 use harness::scenario::{NativeRun, Observation};
 use harness::trace::{ChildTrace, Trace};
 use pyo3::ffi;
@@ -106,23 +104,12 @@ fn run(variant: &str) -> Result<Observation, String> {
     drop(progress_w);
 
     let mut obs = Observation::default();
-    let pid = child.pid().as_raw();
-    let watched = hang::watch(pid, &progress_r).map_err(|e| format!("watch: {e}"))?;
-    if watched.note(&mut obs, pid, CHILD_DEADLOCK)?.is_some() {
+    crate::watch_and_reap(&mut obs, tr, child, &progress_r, |obs, _| {
         obs.note(
             "Python::attach in the child waits for a GIL held by a thread that does not \
              exist there",
         );
-        tr.event(
-            "parent",
-            "child asleep in futex, unchanged: deadlocked; SIGKILL",
-        );
-        let _ = nix::sys::signal::kill(child.pid(), nix::sys::signal::Signal::SIGKILL);
-    }
-    let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;
-    tr.event("parent", format!("waitpid: {}", describe(status)));
-    obs.trace = Some(tr.finish());
-    obs.note(format!("child {pid}: {}", describe(status)));
+    })?;
     Python::attach(|py| -> PyResult<()> {
         py.import("pyrepro.fork_held_lock")?
             .call_method0("stop_gil_holder")?;

@@ -228,6 +228,23 @@ fn check_expectation(at: &str, expect: Verdict, symptom: Option<&str>) -> Result
 }
 
 impl VariantSpec {
+    /// Its runtimes' ids, in the usual order (`rust, python, embedded`).
+    pub fn runtime_names(&self) -> Vec<&'static str> {
+        Runtime::ALL
+            .iter()
+            .filter(|r| self.runtimes.contains(r))
+            .map(|r| r.as_str())
+            .collect()
+    }
+
+    /// Its default expectation, as people read it: `misbehaved (symptom)`.
+    pub fn expect_text(&self) -> String {
+        match &self.symptom {
+            Some(s) => format!("{} ({s})", self.expect),
+            None => self.expect.to_string(),
+        }
+    }
+
     /// What this variant must do on `runtime`, with `python` the interpreter
     /// version (`3.11.7`) for the Python runtimes.
     pub fn expected(&self, runtime: Runtime, python: Option<&str>) -> Expected {

@@ -9,7 +9,6 @@ use crate::exit;
 use crate::output::Out;
 use crate::registry;
 use crate::run::{RunError, Usage};
-use harness::record::Runtime;
 use harness::spec::Spec;
 use std::io::IsTerminal;
 
@@ -74,15 +73,7 @@ fn status_lines(spec: &Spec) -> Vec<String> {
         String::new(),
     ];
     for v in &spec.variants {
-        let runtimes: Vec<&str> = Runtime::ALL
-            .iter()
-            .filter(|r| v.runtimes.contains(r))
-            .map(|r| r.as_str())
-            .collect();
-        let expect = match &v.symptom {
-            Some(s) => format!("{} ({s})", v.expect),
-            None => v.expect.to_string(),
-        };
+        let (runtimes, expect) = (v.runtime_names(), v.expect_text());
         lines.extend(wrap(
             &format!("{} [{}]: {expect}. {}", v.id, runtimes.join(", "), v.about),
             "- ",

@@ -4,7 +4,6 @@ use crate::exit;
 use crate::output::Out;
 use crate::registry;
 use crate::run::{RunError, Usage};
-use harness::record::Runtime;
 
 pub fn exec(json: bool, out: &mut Out) -> Result<u8, RunError> {
     let scenarios = registry::load().map_err(|e| RunError::Usage(Usage(e.to_string())))?;
@@ -18,15 +17,7 @@ pub fn exec(json: bool, out: &mut Out) -> Result<u8, RunError> {
         out.line(&format!("{}  {}", s.id, s.title))?;
         out.line(&format!("    fix: {}", s.fix))?;
         for v in &s.variants {
-            let runtimes: Vec<&str> = Runtime::ALL
-                .iter()
-                .filter(|r| v.runtimes.contains(r))
-                .map(|r| r.as_str())
-                .collect();
-            let expect = match &v.symptom {
-                Some(sym) => format!("{} ({sym})", v.expect),
-                None => v.expect.to_string(),
-            };
+            let (runtimes, expect) = (v.runtime_names(), v.expect_text());
             out.line(&format!(
                 "    {:16} {:22} {:30} {}",
                 v.id,

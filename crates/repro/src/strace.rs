@@ -69,10 +69,10 @@ pub fn lines(text: &str, spec: Option<&StraceSpec>) -> Vec<String> {
     let parsed: Vec<(i64, f64, &str)> = text
         .lines()
         .filter_map(|l| {
-            let mut words = l.splitn(3, ' ');
-            let pid = words.next()?.parse().ok()?;
-            let t = words.next()?.parse().ok()?;
-            Some((pid, t, words.next()?.trim()))
+            // "PID TIME CALL", the pid column padded ("6831  1795604894.6").
+            let (pid, rest) = l.trim_start().split_once(char::is_whitespace)?;
+            let (t, call) = rest.trim_start().split_once(char::is_whitespace)?;
+            Some((pid.parse().ok()?, t.parse().ok()?, call.trim()))
         })
         .collect();
     let Some(&(parent, start, _)) = parsed.first() else {
@@ -155,6 +155,19 @@ mod tests {
             "{out:#?}"
         );
         assert!(out.iter().all(|l| l.chars().count() <= 80));
+    }
+
+    #[test]
+    fn padded_pids_parse() {
+        let text = "6831  5.000 epoll_create1(EPOLL_CLOEXEC) = 5\n\
+                    6831  5.001 clone(flags=SIGCHLD) = 6832\n\
+                    6832  5.002 epoll_ctl(5, EPOLL_CTL_ADD, 13, {}) = 0\n";
+        let out = lines(text, None);
+        assert_eq!(out.len(), 4, "{out:#?}");
+        assert!(
+            out[3].contains("child 6832") && out[3].contains("1.00"),
+            "{out:#?}"
+        );
     }
 
     #[test]

@@ -63,8 +63,8 @@ if [ ! -x "$venv/bin/python" ] \
   "$py" -m venv --clear "$venv" || die "cannot create $venv (Debian: apt-get install python3-venv)"
 fi
 if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-       --only-binary=:all: -r ci/requirements.txt; then
+       --only-binary=gevent -r ci/requirements.txt; then
   die "cannot install ci/requirements.txt into $venv"
 fi
-say "project environment: $venv ($("$venv/bin/python" -c 'import gevent, platform; print("Python", platform.python_version(), "gevent", gevent.__version__)'))"
+say "project environment: $venv ($("$venv/bin/python" -c 'import gevent, tornado, platform; print("Python", platform.python_version(), "gevent", gevent.__version__, "tornado", tornado.version)'))"
 say "ok"

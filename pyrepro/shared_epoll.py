@@ -17,6 +17,8 @@ each pair below the variants differ in the one line marked ``FIX``.
 Variants:
   broken / fixed                  tornado 4's shape (MiniIOLoop below)
   broken-asyncio / fixed-asyncio  a real asyncio loop
+  broken-tornado / fixed-tornado  the story's own tornado 4.5.3 (EPollIOLoop),
+                                  from the project's .venv (skipped without it)
 
 No clock decides anything. The child registers its fd, makes it readable and
 notifies ``child_registered``; only then does the parent look, and it looks
@@ -27,6 +29,7 @@ idle and the probe stops it there).
 """
 
 import asyncio
+import logging
 import os
 import select
 import socket
@@ -34,7 +37,7 @@ import time
 
 from pyrepro.aio import LoopProbe
 from pyrepro.proc import Event, epoll_targets, fork_child
-from pyrepro.record import Observation
+from pyrepro.record import Observation, Skip
 from pyrepro.trace import Trace
 
 UNKNOWN_FD_EVENT = "unknown-fd-event"
@@ -200,9 +203,91 @@ def asyncio_shape(fixed):
     return obs
 
 
+def prepare(variant):
+    """Set-up off the clock: the real tornado, for its variants."""
+    if variant.endswith("-tornado"):
+        try:
+            import tornado.ioloop  # noqa: F401
+        except ImportError as e:
+            raise Skip("tornado 4 is not installed for this interpreter (%s); make "
+                       "setup installs it into .venv" % e)
+
+
+class _Collect(logging.Handler):
+    """Keeps what tornado logs (its "Exception in callback" records)."""
+
+    def __init__(self):
+        logging.Handler.__init__(self)
+        self.records = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+def real_tornado_shape(fixed):
+    """The story's repro, bounded: tornado 4's IOLoop created before the
+    fork, the child adds a handler to it; one poll of the parent's loop."""
+    from tornado.ioloop import IOLoop
+
+    obs = Observation()
+    tr = Trace()
+    parent_loop = IOLoop()  # EPollIOLoop, before the fork: the mistake
+    epfd = parent_loop._impl.fileno()
+    tr.event("parent", "IOLoop() = %s, epoll fd %d" % (type(parent_loop).__name__, epfd))
+    listener = _listener()
+    parent_loop.add_handler(listener.fileno(), lambda fd, events: None, IOLoop.READ)
+    child_registered = Event("child_registered")
+    parent_polled = Event("parent_polled")
+
+    def child_loop():
+        # repro:diff fixed-tornado
+        if fixed:
+            # FIX: the child creates its own IOLoop instead of using the inherited one.
+            return IOLoop()
+        else:
+            return parent_loop
+
+    child = _child_registers_in(
+        child_loop, lambda lp, fd: lp.add_handler(fd, lambda fd, ev: None, IOLoop.READ),
+        lambda lp: lp._impl.fileno(), (child_registered, parent_polled), tr)
+    logged = _Collect()
+    app_log = logging.getLogger("tornado.application")
+    app_log.addHandler(logged)
+    app_log.propagate = False
+    tr.fork()
+    with fork_child(child) as forked:
+        child_registered.wait()
+        # One iteration with a zero-timeout poll: a callback that schedules
+        # stop() makes IOLoop.start() poll once (timeout 0), then stop.
+        parent_loop.add_callback(lambda: parent_loop.add_callback(parent_loop.stop))
+        parent_loop.start()
+        for rec in logged.records:
+            exc = rec.exc_info[1] if rec.exc_info else None
+            if isinstance(exc, KeyError):
+                obs.symptom = UNKNOWN_FD_EVENT
+                obs.note("tornado logged %r: KeyError: %s from self._handlers[fd]"
+                         % (rec.getMessage(), exc.args[0]))
+                tr.event("parent", "IOLoop.start(): epoll fd %d -> fd %s: KeyError (logged)"
+                         % (epfd, exc.args[0]))
+        if not obs.symptom:
+            obs.note("tornado's IOLoop ran one poll(0) after the child registered: "
+                     "nothing logged")
+            tr.event("parent", "IOLoop.start(): one poll(0), no event")
+        _evidence_of_epoll(obs, epfd, parent_loop._handlers)
+        parent_polled.notify()
+        obs.note("child: %s" % forked.wait())
+    app_log.removeHandler(logged)
+    parent_loop.close(all_fds=False)
+    listener.close()
+    obs.trace = tr.finish()
+    return obs
+
+
 VARIANTS = {
     "broken": lambda: tornado_shape(fixed=False),
     "fixed": lambda: tornado_shape(fixed=True),
     "broken-asyncio": lambda: asyncio_shape(fixed=False),
     "fixed-asyncio": lambda: asyncio_shape(fixed=True),
+    "broken-tornado": lambda: real_tornado_shape(fixed=False),
+    "fixed-tornado": lambda: real_tornado_shape(fixed=True),
 }

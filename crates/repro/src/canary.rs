@@ -69,8 +69,10 @@ pub fn drift(r: &Record) -> Option<&'static str> {
 }
 
 /// A per-interpreter environment with `ci/requirements.txt`, cached: its
-/// python, or the reason there is none.
-fn environment(root: &Path, found: &python::Found) -> Result<PathBuf, String> {
+/// python and what could not be installed there (each requirement is
+/// installed on its own, so one without a wheel for this interpreter does
+/// not take the others with it), or why there is no environment at all.
+fn environment(root: &Path, found: &python::Found) -> Result<(PathBuf, Option<String>), String> {
     let real = std::fs::canonicalize(&found.path).unwrap_or_else(|_| found.path.clone());
     let key: u64 = real
         .to_string_lossy()
@@ -78,29 +80,40 @@ fn environment(root: &Path, found: &python::Found) -> Result<PathBuf, String> {
         .fold(0xcbf29ce484222325, |h, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
         });
+    let requirements = std::fs::read_to_string(root.join("ci").join("requirements.txt"))
+        .map_err(|e| format!("ci/requirements.txt: {e}"))?;
+    // A change of requirements makes a new environment.
+    let key = requirements
+        .bytes()
+        .fold(key, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
     let dir = root
         .join("target")
         .join("canary-envs")
         .join(format!("{}-{key:016x}", found.version));
     let py = dir.join("bin").join("python");
-    if dir.join("ok").exists() {
-        return Ok(py);
+    if let Ok(missing) = std::fs::read_to_string(dir.join("ok")) {
+        return Ok((py, Some(missing).filter(|m| !m.is_empty())));
     }
     if let Ok(why) = std::fs::read_to_string(dir.join("failed")) {
         return Err(why);
     }
-    let attempt = || -> Result<(), String> {
-        let venv = Command::new(&found.path)
-            .args(["-m", "venv", "--clear"])
-            .arg(&dir)
-            .output()
-            .map_err(|e| e.to_string())?;
-        if !venv.status.success() {
-            return Err(format!(
-                "python -m venv failed: {}",
-                last_line(&venv.stderr)
-            ));
-        }
+    let venv = Command::new(&found.path)
+        .args(["-m", "venv", "--clear"])
+        .arg(&dir)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !venv.status.success() {
+        let why = format!("python -m venv failed: {}", last_line(&venv.stderr));
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(dir.join("failed"), &why);
+        return Err(why);
+    }
+    let mut missing = Vec::new();
+    for req in requirements
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let pip = Command::new(&py)
             .args([
                 "-m",
@@ -109,26 +122,19 @@ fn environment(root: &Path, found: &python::Found) -> Result<PathBuf, String> {
                 "--quiet",
                 "--disable-pip-version-check",
             ])
-            .args(["--only-binary=:all:", "-r"])
-            .arg(root.join("ci").join("requirements.txt"))
+            .args(["--only-binary=gevent", req])
             .output()
             .map_err(|e| e.to_string())?;
         if !pip.status.success() {
-            return Err(format!(
-                "ci/requirements.txt not installable: {}",
+            missing.push(format!(
+                "{req} not installable ({})",
                 last_line(&pip.stderr)
             ));
         }
-        Ok(())
-    };
-    let outcome = attempt();
-    let _ = std::fs::create_dir_all(&dir);
-    match &outcome {
-        Ok(()) => std::fs::write(dir.join("ok"), b""),
-        Err(why) => std::fs::write(dir.join("failed"), why),
     }
-    .map_err(|e| format!("{}: {e}", dir.display()))?;
-    outcome.map(|()| py)
+    let missing = missing.join("; ");
+    std::fs::write(dir.join("ok"), &missing).map_err(|e| format!("{}: {e}", dir.display()))?;
+    Ok((py, Some(missing).filter(|m| !m.is_empty())))
 }
 
 fn last_line(bytes: &[u8]) -> String {
@@ -165,7 +171,7 @@ fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Co
     for d in &dropped {
         let _ = writeln!(log, "  - {}: {}", d.path.display(), d.why);
     }
-    let envs: Vec<Result<PathBuf, String>> = if args.no_envs {
+    let envs: Vec<Result<(PathBuf, Option<String>), String>> = if args.no_envs {
         found
             .iter()
             .map(|_| Err("--no-envs: run as it is".to_owned()))
@@ -193,7 +199,11 @@ fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Co
     }];
     for (f, env) in found.iter().zip(envs) {
         let (path, note) = match env {
-            Ok(py) => (py, None),
+            Ok((py, None)) => (py, None),
+            Ok((py, Some(missing))) => {
+                let _ = writeln!(log, "  ! {}: {missing}", f.version);
+                (py, Some(missing))
+            }
             Err(why) => {
                 let _ = writeln!(log, "  ! {}: no environment ({why})", f.version);
                 (f.path.clone(), Some(why))

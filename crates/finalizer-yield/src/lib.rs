@@ -35,13 +35,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
 /// The scenario as the `repro` binary registers it.
-pub const SCENARIO: harness::scenario::ScenarioDef = harness::scenario::ScenarioDef {
-    spec_path: concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.toml"),
-    spec_toml: include_str!("../scenario.toml"),
-    lesson: include_str!("../README.md"),
-    rust: Some(run),
-    embedded_native: None,
-};
+pub const SCENARIO: harness::scenario::ScenarioDef = harness::scenario_def!(Some(run), None);
 
 /// The symptom id: a destructor re-entered the executor running it.
 pub const REENTERED_EXECUTOR: &str = "reentered-executor";

@@ -49,13 +49,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Mutex, MutexGuard, mpsc};
 
 /// The scenario as the `repro` binary registers it.
-pub const SCENARIO: harness::scenario::ScenarioDef = harness::scenario::ScenarioDef {
-    spec_path: concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.toml"),
-    spec_toml: include_str!("../scenario.toml"),
-    lesson: include_str!("../README.md"),
-    rust: Some(run),
-    embedded_native: Some(native::NATIVE),
-};
+pub const SCENARIO: harness::scenario::ScenarioDef =
+    harness::scenario_def!(Some(run), Some(native::NATIVE));
 
 /// The symptom id: the child is deadlocked on a lock it inherited held.
 pub const CHILD_DEADLOCK: &str = "child-deadlock";

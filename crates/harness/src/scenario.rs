@@ -59,6 +59,26 @@ pub struct ScenarioDef {
     pub embedded_native: Option<NativeRun>,
 }
 
+/// A scenario crate's [`ScenarioDef`]: its `scenario.toml` and `README.md`
+/// (from the crate's own directory, compiled in), its Rust variants, and
+/// its embedded-native variants, if any.
+///
+/// ```ignore
+/// pub const SCENARIO: ScenarioDef = harness::scenario_def!(Some(run), None);
+/// ```
+#[macro_export]
+macro_rules! scenario_def {
+    ($rust:expr, $embedded_native:expr) => {
+        $crate::scenario::ScenarioDef {
+            spec_path: concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.toml"),
+            spec_toml: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.toml")),
+            lesson: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")),
+            rust: $rust,
+            embedded_native: $embedded_native,
+        }
+    };
+}
+
 /// Builds the record for a run of `variant` that started at `start`.
 pub fn record(
     scenario: &str,

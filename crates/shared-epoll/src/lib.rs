@@ -47,13 +47,7 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
 
 /// The scenario as the `repro` binary registers it.
-pub const SCENARIO: harness::scenario::ScenarioDef = harness::scenario::ScenarioDef {
-    spec_path: concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.toml"),
-    spec_toml: include_str!("../scenario.toml"),
-    lesson: include_str!("../README.md"),
-    rust: Some(run),
-    embedded_native: None,
-};
+pub const SCENARIO: harness::scenario::ScenarioDef = harness::scenario_def!(Some(run), None);
 
 /// The symptom id: the loop got an event for an fd with no handler.
 pub const UNKNOWN_FD_EVENT: &str = "unknown-fd-event";

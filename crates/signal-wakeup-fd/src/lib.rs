@@ -48,13 +48,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 /// The scenario as the `repro` binary registers it.
-pub const SCENARIO: harness::scenario::ScenarioDef = harness::scenario::ScenarioDef {
-    spec_path: concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.toml"),
-    spec_toml: include_str!("../scenario.toml"),
-    lesson: include_str!("../README.md"),
-    rust: Some(run),
-    embedded_native: None,
-};
+pub const SCENARIO: harness::scenario::ScenarioDef = harness::scenario_def!(Some(run), None);
 
 /// The symptom id: the parent's SIGTERM handler ran for a signal the parent
 /// never received.

@@ -41,13 +41,7 @@ fn strace_shows_the_syscalls_that_matter(
         .skip_while(|l| !l.contains("syscall (strace)"))
         .collect::<Vec<_>>()
         .join("\n");
-    let mut from = 0;
-    for want in expected {
-        let at = strace[from..]
-            .find(want)
-            .unwrap_or_else(|| panic!("{want:?} not found (in order):\n{strace}{}", ran.show()));
-        from += at + want.len();
-    }
+    crate::util::assert_in_order(&strace, expected, &ran.show());
     assert!(strace.lines().all(|l| l.chars().count() <= 80), "{strace}");
 }
 

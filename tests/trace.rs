@@ -31,17 +31,7 @@ fn trace_tells_the_story(
         .iter()
         .map(|e| format!("{}: {}\n", e.lane, e.what))
         .collect();
-    let mut from = 0;
-    for want in expected {
-        // In this order, each after the one before.
-        let at = text[from..].find(want).unwrap_or_else(|| {
-            panic!(
-                "{want:?} not found (in order) in the trace:\n{text}{}",
-                ran.show()
-            )
-        });
-        from += at + want.len();
-    }
+    crate::util::assert_in_order(&text, expected, &ran.show());
     // How it reads: the --trace view, in 80 columns.
     let args = [
         "run",

@@ -232,3 +232,20 @@ pub fn assert_trace(r: &Record) {
         "trace out of order: {trace:#?}"
     );
 }
+
+/// Asserts that each of `expected` occurs in `text`, in this order (each
+/// after the end of the one before); `show` is appended on failure.
+pub fn assert_in_order(text: &str, expected: &[&str], show: &str) {
+    let mut from = 0;
+    for want in expected {
+        let at = text[from..]
+            .find(want)
+            .unwrap_or_else(|| panic!("{want:?} not found (in order) in:\n{text}{show}"));
+        from += at + want.len();
+    }
+}
+
+/// How many variants `scenario` has for the python runtime (from its spec).
+pub fn python_variant_count(scenario: &str) -> usize {
+    spec(scenario).variants_for(Runtime::Python).count()
+}

@@ -5,7 +5,7 @@
 # shared libpython for the embedded runtime (pyo3 builds against the
 # interpreter named by PYO3_PYTHON, else python3 on PATH). Debian's python3
 # and python3-dev are installed when no such interpreter is found.
-# Makes .venv, the project's Python environment (ci/requirements.txt).
+# Makes .venv, the project's Python environment (pyrepro/requirements.txt).
 set -euo pipefail
 
 say() { printf 'setup: %s\n' "$*"; }
@@ -62,9 +62,24 @@ if [ ! -x "$venv/bin/python" ] \
   say "creating $venv from $py"
   "$py" -m venv --clear "$venv" || die "cannot create $venv (Debian: apt-get install python3-venv)"
 fi
-if ! "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-       --only-binary=gevent -r ci/requirements.txt; then
-  die "cannot install ci/requirements.txt into $venv"
-fi
-say "project environment: $venv ($("$venv/bin/python" -c 'import gevent, tornado, platform; print("Python", platform.python_version(), "gevent", gevent.__version__, "tornado", tornado.version)'))"
+# The pinned libraries (pyrepro/requirements.txt), each line on its own: one
+# with no wheel for this interpreter costs only the variants that need it.
+report="$("$venv/bin/python" pyrepro/requirements.py)" \
+  || die "cannot install pyrepro/requirements.txt into $venv"
+case "$report" in
+  '{"missing": []}') ;;
+  *) say "not installed (the variants that need them report skipped): $report" ;;
+esac
+say "project environment: $venv ($("$venv/bin/python" - <<'PY'
+import platform
+have = ["Python " + platform.python_version()]
+for name in ("gevent", "tornado"):
+    try:
+        have.append("%s %s" % (name, __import__(name).version if name == "tornado"
+                               else __import__(name).__version__))
+    except ImportError:
+        have.append("no " + name)
+print(", ".join(have))
+PY
+))"
 say "ok"

@@ -47,6 +47,20 @@ def load_exercise(name, path):
     return _exercises[name]
 
 
+def use_side(name):
+    """Puts a side install (``[side=NAME]`` in requirements.txt, installed
+    into ``<site-packages>/repro-NAME``) first on sys.path, so that its
+    packages win over the environment's own. Returns its path, or None when
+    no entry of sys.path has it. Call before importing the package."""
+    for entry in list(sys.path):
+        where = os.path.join(entry or ".", "repro-" + name)
+        if os.path.isdir(where):
+            if where not in sys.path:
+                sys.path.insert(0, where)
+            return where
+    return None
+
+
 def variant_fn(scenario, variant):
     module = load(scenario)
     try:

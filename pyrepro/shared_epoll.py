@@ -19,6 +19,9 @@ Variants:
   broken-asyncio / fixed-asyncio  a real asyncio loop
   broken-tornado / fixed-tornado  the story's own tornado 4.5.3 (EPollIOLoop),
                                   from the project's .venv (skipped without it)
+  broken-tornado6 / fixed-tornado6  current tornado 6 (asyncio inside): the
+                                  same mistake is a busy loop; from its side
+                                  install (pyrepro/requirements.txt)
 
 No clock decides anything. The child registers its fd, makes it readable and
 notifies ``child_registered``; only then does the parent look, and it looks
@@ -38,6 +41,7 @@ import time
 from pyrepro.aio import LoopProbe
 from pyrepro.proc import Event, epoll_targets, fork_child
 from pyrepro.record import Observation, Skip
+from pyrepro.runner import use_side
 from pyrepro.trace import Trace
 
 UNKNOWN_FD_EVENT = "unknown-fd-event"
@@ -204,13 +208,26 @@ def asyncio_shape(fixed):
 
 
 def prepare(variant):
-    """Set-up off the clock: the real tornado, for its variants."""
-    if variant.endswith("-tornado"):
-        try:
-            import tornado.ioloop  # noqa: F401
-        except ImportError as e:
-            raise Skip("tornado 4 is not installed for this interpreter (%s); make "
-                       "setup installs it into .venv" % e)
+    """Set-up off the clock: the real tornado, for its variants (tornado 4
+    from the environment, tornado 6 from its side install)."""
+    if variant.endswith("-tornado6"):
+        if use_side("tornado6") is None:
+            raise Skip("tornado 6 is not installed for this interpreter (no "
+                       "repro-tornado6 on sys.path; make setup installs it into .venv)")
+        want = 6
+    elif variant.endswith("-tornado"):
+        want = 4
+    else:
+        return
+    try:
+        import tornado.ioloop  # noqa: F401
+    except ImportError as e:
+        raise Skip("tornado %d is not installed for this interpreter (%s); make "
+                   "setup installs it into .venv" % (want, e))
+    import tornado
+    if tornado.version_info[0] != want:
+        raise Skip("this variant needs tornado %d; found tornado %s in %s"
+                   % (want, tornado.version, os.path.dirname(tornado.__file__)))
 
 
 class _Collect(logging.Handler):
@@ -283,6 +300,72 @@ def real_tornado_shape(fixed):
     return obs
 
 
+def real_tornado6_shape(fixed):
+    """The same mistake with current tornado 6, whose IOLoop is an asyncio
+    loop: no KeyError, the parent's loop spins. Evidence: the CPU time it
+    burns waking up for nothing."""
+    from tornado.ioloop import IOLoop
+    import tornado
+
+    obs = Observation()
+    tr = Trace()
+    parent_loop = IOLoop(make_current=False)  # before the fork: the mistake
+    epfd = parent_loop.asyncio_loop._selector.fileno()
+    tr.event("parent", "IOLoop() = %s (tornado %s), epoll fd %d"
+             % (type(parent_loop).__name__, tornado.version, epfd))
+    listener = _listener()
+    listener.setblocking(False)
+    parent_loop.add_handler(listener.fileno(), lambda fd, events: None, IOLoop.READ)
+    child_registered = Event("child_registered")
+    parent_polled = Event("parent_polled")
+
+    def child_loop():
+        # repro:diff fixed-tornado6
+        if fixed:
+            # FIX: the child creates its own IOLoop instead of using the inherited one.
+            return IOLoop(make_current=False)
+        else:
+            return parent_loop
+
+    child = _child_registers_in(
+        child_loop, lambda lp, fd: lp.add_handler(fd, lambda fd, ev: None, IOLoop.READ),
+        lambda lp: lp.asyncio_loop._selector.fileno(), (child_registered, parent_polled), tr)
+    tr.fork()
+    with fork_child(child) as forked:
+        child_registered.wait()
+        probe = LoopProbe(parent_loop.asyncio_loop, spin_limit=SPIN_LIMIT)
+        wall_before = time.perf_counter()
+        cpu_before = time.process_time()
+        parent_loop.start()  # returns when the probe stops the asyncio loop
+        cpu_ms = (time.process_time() - cpu_before) * 1000.0
+        wall_ms = (time.perf_counter() - wall_before) * 1000.0
+        if probe.wakeups_for_nothing:
+            obs.symptom = BUSY_LOOP
+            tr.event("parent", "IOLoop.start(): %d wake-ups with no event, %.1f ms CPU "
+                     "in %.1f ms" % (probe.wakeups_for_nothing, cpu_ms, wall_ms))
+            obs.note("parent's tornado IOLoop woke up %d times in a row with nothing to "
+                     "do, on CPU %.0f%% of the time (stopped by the probe; it never "
+                     "went idle)" % (probe.wakeups_for_nothing,
+                                     100.0 * cpu_ms / max(wall_ms, 1e-3)))
+            obs.note("the raw epoll kept reporting fd(s) %s, which tornado never "
+                     "registered; asyncio's selector drops them"
+                     % sorted(probe.unknown_fds))
+        else:
+            tr.event("parent", "IOLoop.start(): idle at once (epoll fd %d quiet)" % epfd)
+            obs.note("parent's tornado IOLoop went idle at once: its epoll had "
+                     "nothing to report after the child registered")
+        obs.note({"parent_cpu_ms": round(cpu_ms, 2), "parent_wall_ms": round(wall_ms, 2)})
+        # Its own fds: tornado's handlers and asyncio's self-pipe.
+        own = [key.fd for key in parent_loop.asyncio_loop._selector.get_map().values()]
+        _evidence_of_epoll(obs, epfd, own)
+        parent_polled.notify()
+        obs.note("child: %s" % forked.wait())
+    parent_loop.close(all_fds=False)
+    listener.close()
+    obs.trace = tr.finish()
+    return obs
+
+
 VARIANTS = {
     "broken": lambda: tornado_shape(fixed=False),
     "fixed": lambda: tornado_shape(fixed=True),
@@ -290,4 +373,6 @@ VARIANTS = {
     "fixed-asyncio": lambda: asyncio_shape(fixed=True),
     "broken-tornado": lambda: real_tornado_shape(fixed=False),
     "fixed-tornado": lambda: real_tornado_shape(fixed=True),
+    "broken-tornado6": lambda: real_tornado6_shape(fixed=False),
+    "fixed-tornado6": lambda: real_tornado6_shape(fixed=True),
 }

@@ -42,3 +42,6 @@ mod usage;
 
 // One schema on both sides; pyrepro and scenario.toml agree.
 mod schema;
+
+// pyrepro/requirements.txt: pinned, each pin with its reason.
+mod requirements;

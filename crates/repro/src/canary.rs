@@ -7,7 +7,7 @@
 //!
 //! * **Columns**: `rust` once; `py<version>` for each discovered interpreter
 //!   (`harness::python::discover`), run in a per-interpreter environment
-//!   with `ci/requirements.txt` when its wheels exist (cached under
+//!   with `pyrepro/requirements.txt` where its wheels exist (cached under
 //!   `target/canary-envs/`), else as it is, and the cases that need a
 //!   package report `skipped` with the reason; `emb<version>` for the
 //!   interpreter this binary embeds. Embedding other interpreters means
@@ -68,73 +68,59 @@ pub fn drift(r: &Record) -> Option<&'static str> {
     })
 }
 
-/// A per-interpreter environment with `ci/requirements.txt`, cached: its
-/// python and what could not be installed there (each requirement is
-/// installed on its own, so one without a wheel for this interpreter does
-/// not take the others with it), or why there is no environment at all.
+/// A per-interpreter environment with `pyrepro/requirements.txt`, kept
+/// under `target/canary-envs/`: its python and what could not be installed
+/// there (`pyrepro/requirements.py` installs each line on its own, so one
+/// without a wheel for this interpreter does not take the others with it,
+/// and reinstalls when the requirements change), or why there is no
+/// environment at all.
 fn environment(root: &Path, found: &python::Found) -> Result<(PathBuf, Option<String>), String> {
     let real = std::fs::canonicalize(&found.path).unwrap_or_else(|_| found.path.clone());
-    let key: u64 = real
+    let key = real
         .to_string_lossy()
         .bytes()
-        .fold(0xcbf29ce484222325, |h, b| {
+        .fold(0xcbf29ce484222325, |h: u64, b| {
             (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
         });
-    let requirements = std::fs::read_to_string(root.join("ci").join("requirements.txt"))
-        .map_err(|e| format!("ci/requirements.txt: {e}"))?;
-    // A change of requirements makes a new environment.
-    let key = requirements
-        .bytes()
-        .fold(key, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100000001b3));
     let dir = root
         .join("target")
         .join("canary-envs")
         .join(format!("{}-{key:016x}", found.version));
     let py = dir.join("bin").join("python");
-    if let Ok(missing) = std::fs::read_to_string(dir.join("ok")) {
-        return Ok((py, Some(missing).filter(|m| !m.is_empty())));
-    }
     if let Ok(why) = std::fs::read_to_string(dir.join("failed")) {
         return Err(why);
     }
-    let venv = Command::new(&found.path)
-        .args(["-m", "venv", "--clear"])
-        .arg(&dir)
-        .output()
-        .map_err(|e| e.to_string())?;
-    if !venv.status.success() {
-        let why = format!("python -m venv failed: {}", last_line(&venv.stderr));
-        let _ = std::fs::create_dir_all(&dir);
-        let _ = std::fs::write(dir.join("failed"), &why);
-        return Err(why);
-    }
-    let mut missing = Vec::new();
-    for req in requirements
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        let pip = Command::new(&py)
-            .args([
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--disable-pip-version-check",
-            ])
-            .args(["--only-binary=gevent", req])
+    if !py.exists() {
+        let venv = Command::new(&found.path)
+            .args(["-m", "venv", "--clear"])
+            .arg(&dir)
             .output()
             .map_err(|e| e.to_string())?;
-        if !pip.status.success() {
-            missing.push(format!(
-                "{req} not installable ({})",
-                last_line(&pip.stderr)
-            ));
+        if !venv.status.success() {
+            let why = format!("python -m venv failed: {}", last_line(&venv.stderr));
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::write(dir.join("failed"), &why);
+            return Err(why);
         }
     }
-    let missing = missing.join("; ");
-    std::fs::write(dir.join("ok"), &missing).map_err(|e| format!("{}: {e}", dir.display()))?;
-    Ok((py, Some(missing).filter(|m| !m.is_empty())))
+    // Quick when nothing changed since a run that installed every line (its
+    // stamp); lines that failed are tried again.
+    let install = Command::new(&py)
+        .arg(root.join("pyrepro").join("requirements.py"))
+        .output()
+        .map_err(|e| e.to_string())?;
+    let report: serde_json::Value =
+        serde_json::from_str(&last_line(&install.stdout)).map_err(|_| {
+            format!(
+                "pyrepro/requirements.py failed: {}",
+                last_line(&install.stderr)
+            )
+        })?;
+    let missing: Vec<&str> = report["missing"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|m| m.as_str()).collect())
+        .unwrap_or_default();
+    Ok((py, Some(missing.join("; ")).filter(|m| !m.is_empty())))
 }
 
 fn last_line(bytes: &[u8]) -> String {

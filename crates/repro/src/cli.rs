@@ -42,7 +42,7 @@ pub enum Command {
     ///
     /// Columns: rust once; each interpreter (PATH, pyenv, /usr/bin,
     /// $REPRO_PYTHONS, --python) in a cached environment with
-    /// ci/requirements.txt where its wheels exist; the embedded interpreter
+    /// pyrepro/requirements.txt where its wheels exist; the embedded interpreter
     /// this binary was built for. Writes matrix.md, matrix.json and
     /// junit.xml. Exit: 0 no drift, 1 drift, 2 usage, 3 nothing could run.
     Canary(CanaryArgs),

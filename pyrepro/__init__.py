@@ -20,4 +20,5 @@ SCENARIOS = {
     "signal-wakeup-fd": "pyrepro.signal_wakeup_fd",
     "fork-held-lock": "pyrepro.fork_held_lock",
     "finalizer-yield": "pyrepro.finalizer_yield",
+    "sigterm-zombie": "pyrepro.sigterm_zombie",
 }

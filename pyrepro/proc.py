@@ -11,7 +11,9 @@ Mirrors crates/harness/src/fork.rs and procfs.rs:
   waits on a clock.
 * ``epoll_targets(pid, fd)``: the fds registered in an epoll instance, from
   the ``tfd:`` lines of /proc/<pid>/fdinfo/<fd>.
-* ``proc_state(pid)``: state, wchan and syscall of a process, as evidence.
+* ``proc_state(pid)``: state, wchan and syscall of a process, as evidence;
+  ``proc_stat(pid)``: its state and parent.
+* ``become_subreaper()``: orphaned descendants come to this process.
 * ``watch_for_deadlock(pid, progress_fd)``: crates/harness/src/hang.rs in
   Python: waits on the child's progress pipe, samples /proc while it is
   quiet, and calls it deadlocked after STABLE_SAMPLES identical futex-wait
@@ -101,6 +103,27 @@ def die_with_parent():
     For children not made by fork_child (multiprocessing workers)."""
     if _libc is not None:
         _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper():
+    """PR_SET_CHILD_SUBREAPER: orphans among this process's descendants are
+    reparented to it (as to PID 1 in a container) instead of to init.
+    Returns whether it worked."""
+    return _libc is not None and _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+
+
+def proc_stat(pid):
+    """(state, ppid) of a process from /proc/<pid>/stat, or None if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    return fields[0], int(fields[1])
 
 
 def fork_child(fn):

@@ -16,6 +16,9 @@ mod fork_held_lock;
 // finalizer-yield: gevent (from make setup's .venv) and a Rust executor.
 mod finalizer_yield;
 
+// sigterm-zombie: the worker's child, orphaned, a zombie in /proc.
+mod sigterm_zombie;
+
 // repro run --trace: each timeline tells its story, in every runtime.
 mod trace;
 

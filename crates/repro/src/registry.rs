@@ -9,6 +9,7 @@ const SCENARIOS: &[ScenarioDef] = &[
     signal_wakeup_fd::SCENARIO,
     fork_held_lock::SCENARIO,
     finalizer_yield::SCENARIO,
+    sigterm_zombie::SCENARIO,
 ];
 
 /// A scenario: its definition and its parsed spec.

@@ -40,6 +40,9 @@ mod canary;
 // The supervisor's guarantees, end to end: hung, crashed, leaked, garbage.
 mod supervisor;
 
+// Nothing left behind, even when repro is interrupted mid-deadlock.
+mod leaks;
+
 // Every usage error: message and exit code 2.
 mod usage;
 

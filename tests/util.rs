@@ -56,17 +56,59 @@ impl Ran {
 }
 
 /// Runs `repro` with `args` and extra environment `env`.
+///
+/// Every run is also a leak check: `repro` gets a TMPDIR of its own and a
+/// unique `REPRO_LEAK_TAG` in its environment (which every descendant
+/// inherits). Once it has exited, the TMPDIR must be empty and no process
+/// may carry the tag.
 pub fn repro_env(args: &[&str], env: &[(&str, &str)]) -> Ran {
+    let tmp = tempfile::tempdir().expect("a TMPDIR for repro");
+    let tag = leak_tag();
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_repro"));
-    cmd.args(args);
+    cmd.args(args)
+        .env("TMPDIR", tmp.path())
+        .env("REPRO_LEAK_TAG", &tag);
     for (k, v) in env {
         cmd.env(k, v);
     }
     let output = cmd.output().expect("spawn repro");
-    Ran {
+    let ran = Ran {
         cmd: format!("{env:?} repro {}", args.join(" ")),
         output,
-    }
+    };
+    assert_nothing_left(&tag, tmp.path(), &ran.show());
+    ran
+}
+
+/// A tag no other run uses.
+pub fn leak_tag() -> String {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    format!("{}-{n}", std::process::id())
+}
+
+/// The live processes whose environment has `REPRO_LEAK_TAG=<tag>`.
+pub fn tagged(tag: &str) -> Vec<i32> {
+    let needle = format!("REPRO_LEAK_TAG={tag}");
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|&b| b == 0).any(|kv| kv == needle.as_bytes()))
+        })
+        .collect()
+}
+
+/// After a `repro` run: no process left with `tag`, nothing left in `tmp`.
+pub fn assert_nothing_left(tag: &str, tmp: &std::path::Path, show: &str) {
+    let left = tagged(tag);
+    assert!(left.is_empty(), "processes left behind: {left:?}{show}");
+    let files: Vec<_> = std::fs::read_dir(tmp)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
+        .unwrap_or_default();
+    assert!(files.is_empty(), "left in TMPDIR: {files:?}{show}");
 }
 
 /// Runs `repro` with `args`.
@@ -74,17 +116,24 @@ pub fn repro(args: &[&str]) -> Ran {
     repro_env(args, &[])
 }
 
-/// Runs `repro` with `args` in the working directory `dir`.
+/// Runs `repro` with `args` in the working directory `dir` (with the leak
+/// check of [`repro_env`]).
 pub fn repro_in(dir: &std::path::Path, args: &[&str]) -> Ran {
+    let tmp = tempfile::tempdir().expect("a TMPDIR for repro");
+    let tag = leak_tag();
     let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_repro"))
         .args(args)
         .current_dir(dir)
+        .env("TMPDIR", tmp.path())
+        .env("REPRO_LEAK_TAG", &tag)
         .output()
         .expect("spawn repro");
-    Ran {
+    let ran = Ran {
         cmd: format!("(in {}) repro {}", dir.display(), args.join(" ")),
         output,
-    }
+    };
+    assert_nothing_left(&tag, tmp.path(), &ran.show());
+    ran
 }
 
 /// The fd lists the shared-epoll evidence names, by key.

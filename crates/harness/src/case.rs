@@ -118,6 +118,18 @@ pub fn interpret(case: Case<'_>, f: &Finished) -> Record {
             evidence,
         );
     }
+    if !f.temp_left.is_empty() && f.exit != Exit::TimedOut {
+        return sup(
+            Verdict::Error,
+            format!(
+                "the scenario left {} file(s) in its TMPDIR: {} (its verdict was {})",
+                f.temp_left.len(),
+                f.temp_left.join(", "),
+                record.verdict
+            ),
+            vec![],
+        );
+    }
     record.wall_ms = Some(ms(f));
     record
 }

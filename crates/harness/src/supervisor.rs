@@ -24,13 +24,23 @@
 //! 5. **No pipe deadlock.** stdout and stderr are drained on their own
 //!    threads; if an escaped descendant keeps a pipe open, the supervisor
 //!    stops waiting for it after a grace period and says so.
+//! 6. **No temp file left.** Each scenario process gets a private `TMPDIR`
+//!    (Python's `tempfile` and Rust's `tempfile` both honour it), removed
+//!    once the process is reaped. Anything the scenario left there is
+//!    reported ([`Finished::temp_left`]).
+//! 7. **Interrupted, still clean.** After [`clean_up_on_interrupt`], a
+//!    SIGINT, SIGTERM or SIGHUP to the supervising program kills every
+//!    running scenario group and every remaining child, reaps them, removes
+//!    the private temp dirs, and exits with 128 + the signal number.
 
 use crate::procfs::{self, Snapshot};
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 /// How long to wait for stdout/stderr to close once every process we know
@@ -66,6 +76,27 @@ pub struct Finished {
     pub leaked: Vec<Snapshot>,
     /// Whether an output pipe was still open after everything was reaped.
     pub pipe_held_open: bool,
+    /// What the scenario left in its private TMPDIR (names; removed since).
+    pub temp_left: Vec<String>,
+}
+
+/// What is running now, for the interrupt clean-up: each scenario's process
+/// group and private temp dir, and whether an interrupt has begun (then no
+/// new scenario starts).
+struct Running {
+    interrupted: bool,
+    cases: Vec<(i32, PathBuf)>,
+}
+
+static RUNNING: Mutex<Running> = Mutex::new(Running {
+    interrupted: false,
+    cases: Vec::new(),
+});
+
+fn running() -> std::sync::MutexGuard<'static, Running> {
+    RUNNING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Runs `cmd` as a supervised scenario process, with `timeout` as the
@@ -91,14 +122,33 @@ pub fn run(mut cmd: Command, timeout: Duration) -> io::Result<Finished> {
             Ok(())
         });
     }
-    let start = Instant::now();
-    let mut child = cmd.spawn()?;
+    // Made and registered under the lock the interrupt clean-up takes: a
+    // scenario and its TMPDIR either exist before the clean-up (which then
+    // removes them) or never.
+    let (mut child, tmp, start) = {
+        let mut now = running();
+        if now.interrupted {
+            drop(now);
+            wait_for_the_interrupt_exit();
+        }
+        let tmp = tempfile::Builder::new().prefix("repro-case-").tempdir()?;
+        cmd.env("TMPDIR", tmp.path());
+        let start = Instant::now();
+        let child = cmd.spawn()?;
+        now.cases.push((child.id() as i32, tmp.path().to_owned()));
+        (child, tmp, start)
+    };
     let guard = KillOnDrop(child.id() as i32);
     let stdout = drain(child.stdout.take().expect("piped"));
     let stderr = drain(child.stderr.take().expect("piped"));
 
     let pgid = child.id() as i32;
-    let (exit, hung) = match wait_exit(&mut child, timeout)? {
+    let waited = wait_exit(&mut child, timeout);
+    if running().interrupted {
+        // The clean-up killed it (and may have reaped it first).
+        wait_for_the_interrupt_exit();
+    }
+    let (exit, hung) = match waited? {
         Some(exit) => (exit, Vec::new()),
         None => {
             let hung = procfs::group_members(pgid)
@@ -113,7 +163,15 @@ pub fn run(mut cmd: Command, timeout: Duration) -> io::Result<Finished> {
     let wall = start.elapsed();
     std::mem::forget(guard);
 
-    let leaked = reap_group_and_orphans(pgid);
+    let mut leaked = reap_group_and_orphans(pgid);
+    let mut temp_left: Vec<String> = std::fs::read_dir(tmp.path())?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    temp_left.sort();
+    tmp.close()?;
+    // Only now: until its TMPDIR is gone, an interrupt must remove it.
+    running().cases.retain(|(g, _)| *g != pgid);
+    leaked.extend(reap_strays());
     let (stdout, out_open) = collect(stdout);
     let (stderr, err_open) = collect(stderr);
     Ok(Finished {
@@ -124,7 +182,107 @@ pub fn run(mut cmd: Command, timeout: Duration) -> io::Result<Finished> {
         hung,
         leaked,
         pipe_held_open: out_open || err_open,
+        temp_left,
     })
+}
+
+/// For a thread that finds the interrupt clean-up under way: it must not go
+/// on (start a case, report one the clean-up killed, return from `main`);
+/// the clean-up thread ends the process.
+fn wait_for_the_interrupt_exit() -> ! {
+    loop {
+        std::thread::park();
+    }
+}
+
+/// The write end of the interrupt pipe (-1: no clean-up installed).
+static INTERRUPT_PIPE: AtomicI32 = AtomicI32::new(-1);
+
+extern "C" fn on_interrupt(sig: libc::c_int) {
+    let fd = INTERRUPT_PIPE.load(Ordering::SeqCst);
+    let byte = sig as u8;
+    // SAFETY: write(2) is async-signal-safe; a full pipe drops the byte,
+    // and one is enough.
+    unsafe {
+        libc::write(fd, (&raw const byte).cast(), 1);
+    }
+}
+
+/// Installs the interrupt clean-up (guarantee 7): handlers for SIGINT,
+/// SIGTERM and SIGHUP that wake a thread, which kills and reaps everything
+/// this process started, removes the private temp dirs, says so on stderr,
+/// and exits with 128 + the signal. For the supervising program (with
+/// [`become_subreaper`]), once, at start.
+///
+/// # Errors
+/// If the pipe, the thread or a handler cannot be set up.
+pub fn clean_up_on_interrupt() -> io::Result<()> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    INTERRUPT_PIPE.store(w.as_raw_fd(), Ordering::SeqCst);
+    std::mem::forget(w); // for the handler, for the life of the process
+    std::thread::Builder::new()
+        .name("interrupt".into())
+        .spawn(move || {
+            let mut byte = [0u8];
+            loop {
+                match nix::unistd::read(&r, &mut byte) {
+                    Ok(1) => break,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    _ => return,
+                }
+            }
+            let sig = i32::from(byte[0]);
+            kill_everything();
+            eprintln!(
+                "repro: {}: stopped; every process it started is killed and reaped",
+                signal_name(sig)
+            );
+            std::process::exit(128 + sig);
+        })?;
+    let action = SigAction::new(
+        SigHandler::Handler(on_interrupt),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only writes to a pipe.
+        unsafe { sigaction(sig, &action) }.map_err(io::Error::from)?;
+    }
+    Ok(())
+}
+
+/// The interrupt clean-up: no new scenario starts; every running group is
+/// killed; then every child of this process (group members, orphans
+/// re-parented here, descendants that left their group) is killed and
+/// reaped, round after round, until none is left.
+fn kill_everything() {
+    let cases = {
+        let mut now = running();
+        now.interrupted = true;
+        std::mem::take(&mut now.cases)
+    };
+    for (pgid, _) in &cases {
+        killpg(*pgid);
+    }
+    let me = std::process::id() as i32;
+    // Bounded: a killed process's children come to us once, at its death.
+    for _ in 0..64 {
+        let children = procfs::children(me).unwrap_or_default();
+        if children.is_empty() {
+            break;
+        }
+        for &pid in &children {
+            // SAFETY: plain syscalls on our own children.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
+            }
+        }
+    }
+    for (_, dir) in &cases {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// Kills the process group if the supervisor unwinds before reaping it.
@@ -237,6 +395,49 @@ fn reap_group_and_orphans(pgid: i32) -> Vec<Snapshot> {
         }
     }
     leaked
+}
+
+/// Kills and reaps every child of this process that belongs to no running
+/// scenario: a descendant that left its group (`setsid`) and was re-parented
+/// here when its parent died. Returns the live ones (zombies are just
+/// reaped). Only in a subreaper: any other process has no such children,
+/// and the children it spawned itself are running cases or already reaped.
+fn reap_strays() -> Vec<Snapshot> {
+    if !is_subreaper() {
+        return Vec::new();
+    }
+    let me = std::process::id() as i32;
+    let mut strays = Vec::new();
+    for _ in 0..64 {
+        let groups: Vec<i32> = running().cases.iter().map(|(g, _)| *g).collect();
+        let found: Vec<i32> = procfs::children(me)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|&pid| procfs::stat(pid).is_ok_and(|s| !groups.contains(&s.pgrp)))
+            .collect();
+        if found.is_empty() {
+            break;
+        }
+        for pid in found {
+            if let Some(s) = procfs::snapshot(pid)
+                && s.state != "Z"
+            {
+                strays.push(s);
+            }
+            // SAFETY: plain syscalls on our own child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
+            }
+        }
+    }
+    strays
+}
+
+fn is_subreaper() -> bool {
+    let mut flag: libc::c_int = 0;
+    // SAFETY: PR_GET_CHILD_SUBREAPER writes one int through the pointer.
+    unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &raw mut flag) == 0 && flag != 0 }
 }
 
 type Drained = mpsc::Receiver<io::Result<Vec<u8>>>;

@@ -38,6 +38,18 @@ expect = "behaved"
 about = "exits with a verdict, leaving a child behind"
 
 [[variant]]
+id = "hang-escaped"
+runtimes = ["rust"]
+expect = "behaved"
+about = "blocks forever; its child left the group (setsid) and the parent-death signal"
+
+[[variant]]
+id = "temp-litter"
+runtimes = ["rust"]
+expect = "behaved"
+about = "exits with a verdict, leaving a file in its TMPDIR"
+
+[[variant]]
 id = "garbage"
 runtimes = ["rust"]
 expect = "behaved"
@@ -60,12 +72,24 @@ fn block_forever() {
 /// parent unless `outlive_parent` clears the PDEATHSIG that `fork_child`
 /// set (as a scenario that forks without the helper would).
 fn blocked_child(outlive_parent: bool) -> Result<harness::fork::ForkedChild, String> {
+    blocked_child_in(outlive_parent, false)
+}
+
+/// [`blocked_child`], optionally in a session (and process group) of its own,
+/// out of reach of the supervisor's group kill.
+fn blocked_child_in(
+    outlive_parent: bool,
+    own_session: bool,
+) -> Result<harness::fork::ForkedChild, String> {
     let mut started = Event::new("child_started").map_err(|e| e.to_string())?;
     // SAFETY: the fixture process is single-threaded.
     let child = unsafe {
         fork_child(|| {
             if outlive_parent {
                 libc::prctl(libc::PR_SET_PDEATHSIG, 0);
+            }
+            if own_session {
+                libc::setsid();
             }
             started.notify().expect("notify");
             block_forever();
@@ -83,6 +107,18 @@ fn run(variant: &str) -> Result<Observation, String> {
             let _child = blocked_child(false)?;
             block_forever();
             Err("unreachable: block_forever returned".into())
+        }
+        "hang-escaped" => {
+            let _child = blocked_child_in(true, true)?;
+            block_forever();
+            Err("unreachable: block_forever returned".into())
+        }
+        "temp-litter" => {
+            let litter = std::env::temp_dir().join("litter.txt");
+            std::fs::write(&litter, "left behind").map_err(|e| e.to_string())?;
+            let mut obs = Observation::default();
+            obs.note("left a file in TMPDIR on purpose");
+            Ok(obs)
         }
         "crash" => std::process::abort(),
         "leak" => {

@@ -30,8 +30,18 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    // Orphans of supervised scenarios come back to us to be reaped.
-    harness::supervisor::become_subreaper();
+    // The supervising program, not a scenario process (`internal-run`, which
+    // must stay single-threaded, with default signal dispositions):
+    if !matches!(cli.command, Command::InternalRun { .. }) {
+        // Orphans of supervised scenarios come back to us to be reaped.
+        harness::supervisor::become_subreaper();
+        // Ctrl-C, SIGTERM or SIGHUP: kill and reap everything we started,
+        // then exit with 128 + the signal.
+        if let Err(e) = harness::supervisor::clean_up_on_interrupt() {
+            eprintln!("repro: error: cannot install the interrupt clean-up: {e}");
+            return ExitCode::from(exit::COULD_NOT_RUN);
+        }
+    }
     let mut out = output::Out::stdout();
     let result = match &cli.command {
         Command::List { json } => list::exec(*json, &mut out),

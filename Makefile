@@ -9,7 +9,7 @@ help:
 	@echo "make test     setup, then the whole test suite"
 	@echo "make lint     rustfmt and clippy, warnings as errors"
 	@echo "make nextest  the suite under cargo-nextest (leaks fail)"
-	@echo "make stress   every case N times (N=100) with every core busy"
+	@echo "make stress   N full rounds of every case (N=50), every core busy; counts flips, hangs, leaks"
 	@echo "make canary   every scenario on every interpreter here; drift report"
 
 setup:

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# make stress: every case N times (N=100 by default) while every core is
-# busy, then the per-case counts and median/p95 time to verdict. The load
-# (one `yes` per core) is stopped on exit, whatever happens. Exits with
-# repro's code: non-zero if any run was not as expected.
+# make stress: N full rounds of every case (N=50 by default) while every
+# core is busy, counting flips, hangs, crashes, errors and leaks (`repro
+# stress`). Progress on stderr, one line per round; the summary and
+# target/stress/report.json at the end. The load (one `yes` per core) is
+# stopped on exit, whatever happens. Exit: repro's (0 nothing went wrong,
+# 1 something did, 2 usage).
+#
+#   make stress              N=50, every scenario
+#   N=5 SCENARIO=shared-epoll make stress
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N="${N:-100}"
+N="${N:-50}"
 SCENARIO="${SCENARIO:-all}"
 
 cargo build --release --quiet
@@ -16,5 +21,5 @@ for _ in $(seq "$(nproc)"); do
   yes >/dev/null &
   load+=($!)
 done
-echo "stress: $SCENARIO x $N runs per case, $(nproc) core(s) loaded by pids ${load[*]}" >&2
-./target/release/repro run "$SCENARIO" --repeat "$N"
+echo "stress: $(nproc) core(s) loaded by pids ${load[*]}" >&2
+./target/release/repro stress "$SCENARIO" --rounds "$N"

@@ -43,6 +43,9 @@ mod supervisor;
 // Nothing left behind, even when repro is interrupted mid-deadlock.
 mod leaks;
 
+// repro stress: rounds, and every kind of problem counted.
+mod stress;
+
 // Every usage error: message and exit code 2.
 mod usage;
 

@@ -37,6 +37,12 @@ pub enum Command {
     /// Each case runs in its own process group under a watchdog; whatever it
     /// forks is killed and reaped before the next case starts.
     Run(RunArgs),
+    /// Run every case, round after round (50 by default), and count flips,
+    /// hangs, crashes, errors and leaks. After each round: no child of
+    /// repro left, no extra open fd. Progress on stderr; a summary and
+    /// target/stress/report.json. Exit: 0 nothing went wrong, 1 otherwise.
+    /// `make stress` runs it with every core busy.
+    Stress(StressArgs),
     /// Run every scenario on every interpreter found here, compare each
     /// verdict with its expectation, and report drift.
     ///
@@ -135,6 +141,29 @@ pub struct RunArgs {
     /// and the median and p95 time to verdict.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub repeat: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct StressArgs {
+    /// A scenario id (see `repro list`), or `all`.
+    #[arg(default_value = "all")]
+    pub scenario: String,
+
+    /// How many full rounds (every runtime and variant once per round).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub rounds: u32,
+
+    /// The interpreter for the python runtime [default: as `repro run`].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+
+    /// The watchdog's deadline for each case, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
+
+    /// Where report.json goes [default: target/stress].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -22,6 +22,7 @@ mod output;
 mod registry;
 mod run;
 mod strace;
+mod stress;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
             timeout,
         } => exercise::check(scenario, dir.as_deref(), *timeout, &mut out),
         Command::Run(args) => run::exec(args, &mut out),
+        Command::Stress(args) => stress::exec(args, &mut out),
         Command::Canary(args) => canary::exec(args, &mut out),
         Command::Interpreters { embeddable } => canary::interpreters(*embeddable, &mut out),
         Command::InternalRun {

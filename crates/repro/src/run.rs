@@ -18,13 +18,49 @@ use std::time::Duration;
 pub struct Usage(pub String);
 
 /// One case to run.
-struct Planned<'a> {
-    scenario: &'a Scenario,
-    runtime: Runtime,
-    variant: &'a VariantSpec,
+pub(crate) struct Planned<'a> {
+    pub scenario: &'a Scenario,
+    pub runtime: Runtime,
+    pub variant: &'a VariantSpec,
+}
+
+impl Planned<'_> {
+    /// `scenario/runtime/variant`.
+    pub fn label(&self) -> String {
+        format!(
+            "{}/{}/{}",
+            self.scenario.spec.id,
+            self.runtime.as_str(),
+            self.variant.id
+        )
+    }
+}
+
+/// What to run: a scenario (or `all`), a runtime (or `all`), a variant (or
+/// `all`).
+pub(crate) struct Selection<'s> {
+    pub scenario: &'s str,
+    pub runtime: &'s str,
+    pub variant: &'s str,
 }
 
 fn plan<'a>(scenarios: &'a [Scenario], args: &RunArgs) -> Result<Vec<Planned<'a>>, Usage> {
+    let selection = Selection {
+        scenario: &args.scenario,
+        runtime: &args.runtime,
+        variant: &args.variant,
+    };
+    plan_cases(scenarios, &selection)
+}
+
+/// The cases a selection names, in `repro list` order.
+///
+/// # Errors
+/// An unknown scenario, runtime or variant, or a selection with no case.
+pub(crate) fn plan_cases<'a>(
+    scenarios: &'a [Scenario],
+    args: &Selection<'_>,
+) -> Result<Vec<Planned<'a>>, Usage> {
     let selected: Vec<&Scenario> = if args.scenario == "all" {
         scenarios
             .iter()
@@ -44,7 +80,7 @@ fn plan<'a>(scenarios: &'a [Scenario], args: &RunArgs) -> Result<Vec<Planned<'a>
     let runtimes: Vec<Runtime> = if args.runtime == "all" {
         Runtime::ALL.to_vec()
     } else {
-        vec![Runtime::parse(&args.runtime).ok_or_else(|| {
+        vec![Runtime::parse(args.runtime).ok_or_else(|| {
             Usage(format!(
                 "unknown runtime {:?} (valid: rust, python, embedded, all)",
                 args.runtime
@@ -53,7 +89,7 @@ fn plan<'a>(scenarios: &'a [Scenario], args: &RunArgs) -> Result<Vec<Planned<'a>
     };
     let mut cases = Vec::new();
     for sc in selected {
-        if args.variant != "all" && sc.spec.variant(&args.variant).is_none() {
+        if args.variant != "all" && sc.spec.variant(args.variant).is_none() {
             let known: Vec<&str> = sc.spec.variants.iter().map(|v| v.id.as_str()).collect();
             return Err(Usage(format!(
                 "{} has no variant {:?} (valid: {}, all)",
@@ -91,7 +127,19 @@ pub(crate) struct PythonChoice {
 }
 
 fn choose_python(args: &RunArgs, needed: bool) -> Result<PythonChoice, Usage> {
-    if let Some(named) = &args.python {
+    python_for(args.python.as_deref(), needed)
+}
+
+/// The interpreter for the python runtime: `named` (which must be usable),
+/// else the default one, if `needed`.
+///
+/// # Errors
+/// A named interpreter that is not a usable Python.
+pub(crate) fn python_for(
+    named: Option<&std::path::Path>,
+    needed: bool,
+) -> Result<PythonChoice, Usage> {
+    if let Some(named) = named {
         let path = python::resolve(named);
         let version = python::check(&path).map_err(|e| Usage(format!("--python {e}")))?;
         return Ok(PythonChoice {
@@ -154,7 +202,7 @@ fn command_for(case: Case<'_>, py: &PythonChoice) -> Result<Command, String> {
     Ok(cmd)
 }
 
-fn run_one(p: &Planned<'_>, py: &PythonChoice, timeout: Duration) -> Record {
+pub(crate) fn run_one(p: &Planned<'_>, py: &PythonChoice, timeout: Duration) -> Record {
     run_case(p.scenario, p.runtime, p.variant, py, timeout)
 }
 

@@ -1,7 +1,7 @@
 # repro: see README.md. `make demo` runs every case; `make test` is the suite.
 CARGO ?= cargo
 
-.PHONY: help setup demo test lint nextest stress canary clean
+.PHONY: help setup demo test lint nextest bench stress canary clean
 
 help:
 	@echo "make setup    install what a fresh machine lacks (idempotent)"
@@ -9,6 +9,7 @@ help:
 	@echo "make test     setup, then the whole test suite"
 	@echo "make lint     rustfmt and clippy, warnings as errors"
 	@echo "make nextest  the suite under cargo-nextest (leaks fail)"
+	@echo "make bench    every case N times (N=30): rates, medians, p95, start-up, cargo test time"
 	@echo "make stress   N full rounds of every case (N=50), every core busy; counts flips, hangs, leaks"
 	@echo "make canary   every scenario on every interpreter here; drift report"
 
@@ -27,6 +28,10 @@ lint:
 
 nextest: setup
 	$(CARGO) nextest run --workspace
+
+bench: setup
+	$(CARGO) build --release --quiet
+	./target/release/repro bench --runs $${N:-30} --cargo-test
 
 stress: setup
 	@ci/stress.sh

@@ -43,6 +43,9 @@ mod supervisor;
 // Nothing left behind, even when repro is interrupted mid-deadlock.
 mod leaks;
 
+// repro bench: figures from the runs, hang detection times.
+mod bench;
+
 // repro stress: rounds, and every kind of problem counted.
 mod stress;
 

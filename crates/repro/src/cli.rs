@@ -37,6 +37,12 @@ pub enum Command {
     /// Each case runs in its own process group under a watchdog; whatever it
     /// forks is killed and reaped before the next case starts.
     Run(RunArgs),
+    /// Measure every case: N runs each (30 by default), how often it was as
+    /// expected, median and p95 time to verdict (start-up excluded and
+    /// reported apart), time from a child blocking to a hang verdict,
+    /// interpreter start-up, and with --cargo-test the whole test suite.
+    /// Writes target/bench/report.md and report.json. `make bench`.
+    Bench(BenchArgs),
     /// Run every case, round after round (50 by default), and count flips,
     /// hangs, crashes, errors and leaks. After each round: no child of
     /// repro left, no extra open fd. Progress on stderr; a summary and
@@ -141,6 +147,34 @@ pub struct RunArgs {
     /// and the median and p95 time to verdict.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub repeat: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// A scenario id (see `repro list`), or `all`.
+    #[arg(default_value = "all")]
+    pub scenario: String,
+
+    /// rust, python, embedded, or all.
+    #[arg(long, default_value = "all")]
+    pub runtime: String,
+
+    /// Runs per case.
+    #[arg(long, value_name = "N", default_value_t = 30)]
+    pub runs: u32,
+
+    /// The interpreter for the python runtime [default: as `repro run`].
+    #[arg(long, value_name = "PATH")]
+    pub python: Option<PathBuf>,
+
+    /// Also time the whole `cargo test --workspace`, with a warm build
+    /// (run from the project's root).
+    #[arg(long)]
+    pub cargo_test: bool,
+
+    /// Where report.md and report.json go [default: target/bench].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

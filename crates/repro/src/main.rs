@@ -9,6 +9,7 @@
 //! `main` stays thin: parse, dispatch, map the outcome to an exit code
 //! ([`exit`]). A broken pipe on stdout (`repro list | head`) is success.
 
+mod bench;
 mod canary;
 mod cli;
 mod diff;
@@ -62,6 +63,7 @@ fn main() -> ExitCode {
         } => exercise::check(scenario, dir.as_deref(), *timeout, &mut out),
         Command::Run(args) => run::exec(args, &mut out),
         Command::Stress(args) => stress::exec(args, &mut out),
+        Command::Bench(args) => bench::exec(args, &mut out),
         Command::Canary(args) => canary::exec(args, &mut out),
         Command::Interpreters { embeddable } => canary::interpreters(*embeddable, &mut out),
         Command::InternalRun {

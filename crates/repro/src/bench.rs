@@ -1,0 +1,477 @@
+//! `repro bench`: how fast and how reliably every case reaches its verdict.
+//!
+//! For every scenario × runtime × variant, N runs (30 by default): how often
+//! it gave the expected verdict, the median and p95 time to verdict measured
+//! inside the scenario process (`elapsed_ms`: interpreter start-up and
+//! imports such as gevent's excluded), the start-up itself (the supervisor's
+//! spawn-to-exit time minus that), and for hang cases the time from the
+//! child blocking to the verdict. Also the bare start-up of every
+//! interpreter found here (`python -c pass`), the ratio of each Python
+//! case's whole run to it, and, with `--cargo-test`, the wall time of the
+//! whole `cargo test` with a warm build.
+//!
+//! Targets (from issue 9): a hang verdict within 150 ms of the child
+//! blocking, every other verdict within 100 ms, both medians; `cargo test`
+//! under 15 s. The report marks each; a miss is reported, not hidden.
+//!
+//! Writes `target/bench/report.md` and `report.json` (or `--out`).
+
+use crate::cli::BenchArgs;
+use crate::exit;
+use crate::output::{Out, percentile};
+use crate::registry;
+use crate::run::{Planned, RunError, Selection, Usage, plan_cases, python_for, run_one};
+use harness::python;
+use harness::record::{Record, Runtime};
+use serde_json::{Value, json};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Median time to a hang verdict, from the child blocking (ms).
+const HANG_TARGET_MS: f64 = 150.0;
+/// Median time to any other verdict (ms).
+const VERDICT_TARGET_MS: f64 = 100.0;
+/// `cargo test`, warm build (s).
+const CARGO_TEST_TARGET_S: f64 = 15.0;
+
+/// A median and a p95, in ms.
+#[derive(Debug, Clone, Copy)]
+struct Stat {
+    median: f64,
+    p95: f64,
+}
+
+impl Stat {
+    fn of(mut xs: Vec<f64>) -> Option<Stat> {
+        if xs.is_empty() {
+            return None;
+        }
+        Some(Stat {
+            median: percentile(&mut xs, 0.5),
+            p95: percentile(&mut xs, 0.95),
+        })
+    }
+
+    fn json(self) -> Value {
+        json!({ "median": round(self.median), "p95": round(self.p95) })
+    }
+}
+
+fn round(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+/// One case's figures.
+struct CaseBench {
+    label: String,
+    runtime: Runtime,
+    expected: String,
+    runs: usize,
+    as_expected: usize,
+    verdicts: Vec<String>,
+    elapsed: Option<Stat>,
+    wall: Option<Stat>,
+    startup: Option<Stat>,
+    blocked_to_verdict: Option<Stat>,
+}
+
+impl CaseBench {
+    fn from_records(p: &Planned<'_>, records: &[Record]) -> CaseBench {
+        let concluded: Vec<&Record> = records
+            .iter()
+            .filter(|r| r.verdict.is_conclusive())
+            .collect();
+        let elapsed: Vec<f64> = concluded.iter().map(|r| r.elapsed_ms).collect();
+        let wall: Vec<f64> = concluded.iter().filter_map(|r| r.wall_ms).collect();
+        let startup: Vec<f64> = concluded
+            .iter()
+            .filter_map(|r| r.wall_ms.map(|w| (w - r.elapsed_ms).max(0.0)))
+            .collect();
+        let blocked: Vec<f64> = concluded
+            .iter()
+            .filter_map(|r| {
+                r.evidence
+                    .iter()
+                    .find_map(|e| e.get("blocked_to_verdict_ms")?.as_f64())
+            })
+            .collect();
+        let mut verdicts: Vec<String> = Vec::new();
+        for r in records {
+            let v = r.verdict.to_string();
+            if !verdicts.contains(&v) {
+                verdicts.push(v);
+            }
+        }
+        CaseBench {
+            label: p.label(),
+            runtime: p.runtime,
+            expected: records
+                .first()
+                .and_then(|r| r.expected.as_ref())
+                .map_or_else(|| "?".into(), |e| e.verdict.to_string()),
+            runs: records.len(),
+            as_expected: records
+                .iter()
+                .filter(|r| r.as_expected == Some(true))
+                .count(),
+            verdicts,
+            elapsed: Stat::of(elapsed),
+            wall: Stat::of(wall),
+            startup: Stat::of(startup),
+            blocked_to_verdict: Stat::of(blocked),
+        }
+    }
+
+    /// The target this case is held to, and whether it met it.
+    fn target(&self) -> Option<(&'static str, f64, bool)> {
+        if let Some(b) = self.blocked_to_verdict {
+            return Some((
+                "hang: blocked to verdict",
+                HANG_TARGET_MS,
+                b.median < HANG_TARGET_MS,
+            ));
+        }
+        let e = self.elapsed?;
+        Some(("verdict", VERDICT_TARGET_MS, e.median < VERDICT_TARGET_MS))
+    }
+}
+
+/// `python -c pass`, N times.
+fn bare_startup(py: &Path, runs: usize) -> Option<Stat> {
+    let mut xs = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let mut cmd = Command::new(py);
+        cmd.args(["-c", "pass"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        python::scrub_env(&mut cmd);
+        let t = Instant::now();
+        if !cmd.status().ok()?.success() {
+            return None;
+        }
+        xs.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Stat::of(xs)
+}
+
+/// The wall time of the whole `cargo test`, after a build that makes it warm.
+fn cargo_test(root: &Path, log: &mut dyn Write) -> Result<f64, String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let _ = writeln!(
+        log,
+        "bench: cargo test --workspace --no-run (warming the build)"
+    );
+    let warm = Command::new(&cargo)
+        .args(["test", "--workspace", "--quiet", "--no-run"])
+        .current_dir(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("cargo: {e}"))?;
+    if !warm.success() {
+        return Err("cargo test --no-run failed".into());
+    }
+    let _ = writeln!(log, "bench: cargo test --workspace (timed)");
+    let t = Instant::now();
+    let ran = Command::new(&cargo)
+        .args(["test", "--workspace", "--quiet"])
+        .current_dir(root)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| format!("cargo: {e}"))?;
+    let secs = t.elapsed().as_secs_f64();
+    if !ran.success() {
+        return Err(format!("cargo test failed ({secs:.1} s)"));
+    }
+    Ok(secs)
+}
+
+/// Runs `repro bench` and returns the exit code: 0 when every run was as
+/// expected (a missed speed target is reported, not an error), 1 otherwise.
+///
+/// # Errors
+/// A usage error before anything ran, or an I/O error writing the report.
+pub fn exec(args: &BenchArgs, out: &mut Out) -> Result<u8, RunError> {
+    let usage = |m: String| RunError::Usage(Usage(m));
+    let scenarios = registry::load().map_err(|e| usage(e.to_string()))?;
+    let selection = Selection {
+        scenario: &args.scenario,
+        runtime: &args.runtime,
+        variant: "all",
+    };
+    let cases = plan_cases(&scenarios, &selection).map_err(RunError::Usage)?;
+    if args.runs == 0 {
+        return Err(usage("--runs must be at least 1".into()));
+    }
+    let needs_python = cases.iter().any(|c| c.runtime == Runtime::Python);
+    let py = python_for(args.python.as_deref(), needs_python).map_err(RunError::Usage)?;
+    let timeout = Duration::from_secs(10);
+    let runs = args.runs as usize;
+    let root = registry::root();
+    let mut log = std::io::stderr();
+    let started = Instant::now();
+
+    // Interpreter start-up: every interpreter found here, and the one the
+    // python runtime uses.
+    let (found, _) = python::discover(&[]);
+    let mut interpreters: Vec<(String, PathBuf, Option<Stat>)> = Vec::new();
+    let mut all: Vec<(String, PathBuf)> = found
+        .iter()
+        .map(|f| {
+            (
+                format!("{} {}", f.implementation, f.version),
+                f.path.clone(),
+            )
+        })
+        .collect();
+    if let (Ok(path), Some(v)) = (&py.path, &py.version) {
+        all.insert(0, (format!("python runtime: {v}"), path.clone()));
+    }
+    for (name, path) in all {
+        let _ = writeln!(
+            log,
+            "bench: start-up of {} ({runs} x python -c pass)",
+            path.display()
+        );
+        let s = bare_startup(&path, runs);
+        interpreters.push((name, path, s));
+    }
+    let runtime_bare = interpreters
+        .first()
+        .and_then(|(n, _, s)| n.starts_with("python runtime").then_some(*s).flatten());
+
+    let mut benches = Vec::with_capacity(cases.len());
+    for (i, p) in cases.iter().enumerate() {
+        let records: Vec<Record> = (0..runs).map(|_| run_one(p, &py, timeout)).collect();
+        let b = CaseBench::from_records(p, &records);
+        let _ = writeln!(
+            log,
+            "bench: [{:>3}/{}] {:<45} {}/{} as expected, median {} ms",
+            i + 1,
+            cases.len(),
+            b.label,
+            b.as_expected,
+            b.runs,
+            b.elapsed.map_or("-".into(), |s| format!("{:.1}", s.median))
+        );
+        benches.push(b);
+    }
+
+    let cargo_test_s = if args.cargo_test {
+        Some(cargo_test(&root, &mut log))
+    } else {
+        None
+    };
+
+    let dir = args
+        .out
+        .clone()
+        .unwrap_or_else(|| root.join("target").join("bench"));
+    std::fs::create_dir_all(&dir)?;
+    let md = markdown(
+        args,
+        &interpreters,
+        runtime_bare,
+        &benches,
+        cargo_test_s.as_ref(),
+        started.elapsed(),
+    );
+    std::fs::write(dir.join("report.md"), &md)?;
+    let doc = json_report(
+        args,
+        &interpreters,
+        runtime_bare,
+        &benches,
+        cargo_test_s.as_ref(),
+    );
+    std::fs::write(
+        dir.join("report.json"),
+        serde_json::to_string_pretty(&doc).map_err(std::io::Error::from)? + "\n",
+    )?;
+    for line in md.lines() {
+        out.line(line)?;
+    }
+    out.line(&format!(
+        "reports: {}, report.json",
+        dir.join("report.md").display()
+    ))?;
+    let all_expected = benches.iter().all(|b| b.as_expected == b.runs);
+    let tests_ok = !matches!(cargo_test_s, Some(Err(_)));
+    Ok(if all_expected && tests_ok {
+        exit::OK
+    } else {
+        exit::NOT_AS_EXPECTED
+    })
+}
+
+fn ms(s: Option<Stat>, f: impl Fn(Stat) -> f64) -> String {
+    s.map_or_else(|| "-".into(), |s| format!("{:.1}", f(s)))
+}
+
+fn markdown(
+    args: &BenchArgs,
+    interpreters: &[(String, PathBuf, Option<Stat>)],
+    runtime_bare: Option<Stat>,
+    benches: &[CaseBench],
+    cargo_test_s: Option<&Result<f64, String>>,
+    took: Duration,
+) -> String {
+    let mut md = String::new();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    md.push_str(&format!(
+        "# repro bench\n\n{} run(s) per case; kernel {}; {cores} core(s); {:.0} s in all.\n\
+         Times in ms. `verdict`: inside the scenario process, start-up and imports \
+         excluded; `start-up`: the rest of the supervisor's spawn-to-exit time; \
+         `x bare`: a Python case's whole run over `python -c pass`.\n\n",
+        args.runs,
+        harness::sys::kernel_release(),
+        took.as_secs_f64()
+    ));
+    md.push_str("## Interpreter start-up (`python -c pass`)\n\n| interpreter | path | median | p95 |\n|---|---|---|---|\n");
+    for (name, path, s) in interpreters {
+        md.push_str(&format!(
+            "| {name} | `{}` | {} | {} |\n",
+            path.display(),
+            ms(*s, |s| s.median),
+            ms(*s, |s| s.p95)
+        ));
+    }
+    md.push_str("\n## Cases\n\n| case | expected | as expected | verdict median | p95 | start-up median | x bare | target |\n|---|---|---|---|---|---|---|---|\n");
+    for b in benches {
+        let ratio = match (b.runtime, b.wall, runtime_bare) {
+            (Runtime::Python, Some(w), Some(bare)) if bare.median > 0.0 => {
+                format!("{:.1}", w.median / bare.median)
+            }
+            _ => "-".into(),
+        };
+        let target = b.target().map_or_else(
+            || "-".into(),
+            |(what, limit, met)| {
+                let mark = if met { "✓" } else { "✗" };
+                format!("{mark} {what} < {limit:.0}")
+            },
+        );
+        let rate = if b.as_expected == b.runs {
+            format!("{}/{}", b.as_expected, b.runs)
+        } else {
+            format!(
+                "**{}/{}** ({})",
+                b.as_expected,
+                b.runs,
+                b.verdicts.join(", ")
+            )
+        };
+        md.push_str(&format!(
+            "| {} | {} | {rate} | {} | {} | {} | {ratio} | {target} |\n",
+            b.label,
+            b.expected,
+            ms(b.elapsed, |s| s.median),
+            ms(b.elapsed, |s| s.p95),
+            ms(b.startup, |s| s.median),
+        ));
+    }
+    let hangs: Vec<&CaseBench> = benches
+        .iter()
+        .filter(|b| b.blocked_to_verdict.is_some())
+        .collect();
+    if !hangs.is_empty() {
+        md.push_str(&format!(
+            "\n## Hang verdicts: from the child blocking to the verdict\n\n\
+             For comparison: CPython's own fork tests poll up to 7 s for a deadlock and \
+             give a test 30 s before calling it hung.\n\n\
+             | case | median | p95 | target: median < {HANG_TARGET_MS:.0} |\n|---|---|---|---|\n"
+        ));
+        for b in hangs {
+            let s = b.blocked_to_verdict.expect("filtered");
+            let mark = if s.median < HANG_TARGET_MS {
+                "✓"
+            } else {
+                "✗"
+            };
+            md.push_str(&format!(
+                "| {} | {:.1} | {:.1} | {mark} |\n",
+                b.label, s.median, s.p95
+            ));
+        }
+    }
+    let missed: Vec<String> = benches
+        .iter()
+        .filter_map(|b| {
+            let (what, limit, met) = b.target()?;
+            (!met).then(|| {
+                let got = if what.starts_with("hang") {
+                    b.blocked_to_verdict
+                } else {
+                    b.elapsed
+                };
+                format!(
+                    "{}: {what} median {} ms (target < {limit:.0})",
+                    b.label,
+                    ms(got, |s| s.median)
+                )
+            })
+        })
+        .collect();
+    md.push_str("\n## Targets\n\n");
+    if missed.is_empty() {
+        md.push_str("Every case met its target.\n");
+    } else {
+        for m in &missed {
+            md.push_str(&format!("- missed: {m}\n"));
+        }
+    }
+    match cargo_test_s {
+        Some(Ok(s)) => {
+            let mark = if *s < CARGO_TEST_TARGET_S {
+                "✓"
+            } else {
+                "✗"
+            };
+            md.push_str(&format!(
+                "\n`cargo test --workspace`, warm build: {s:.1} s ({mark} target < {CARGO_TEST_TARGET_S:.0} s)\n"
+            ));
+        }
+        Some(Err(e)) => md.push_str(&format!("\n`cargo test --workspace`: {e}\n")),
+        None => md.push_str("\n`cargo test`: not timed (`--cargo-test`)\n"),
+    }
+    md
+}
+
+fn json_report(
+    args: &BenchArgs,
+    interpreters: &[(String, PathBuf, Option<Stat>)],
+    runtime_bare: Option<Stat>,
+    benches: &[CaseBench],
+    cargo_test_s: Option<&Result<f64, String>>,
+) -> Value {
+    json!({
+        "runs_per_case": args.runs,
+        "kernel": harness::sys::kernel_release(),
+        "targets_ms": { "hang_blocked_to_verdict": HANG_TARGET_MS, "verdict": VERDICT_TARGET_MS,
+                        "cargo_test_s": CARGO_TEST_TARGET_S },
+        "interpreters": interpreters.iter().map(|(name, path, s)| json!({
+            "name": name, "path": path, "startup_ms": s.map(Stat::json),
+        })).collect::<Vec<_>>(),
+        "python_runtime_bare_startup_ms": runtime_bare.map(Stat::json),
+        "cases": benches.iter().map(|b| json!({
+            "case": b.label,
+            "expected": b.expected,
+            "runs": b.runs,
+            "as_expected": b.as_expected,
+            "verdicts": b.verdicts,
+            "verdict_ms": b.elapsed.map(Stat::json),
+            "wall_ms": b.wall.map(Stat::json),
+            "startup_ms": b.startup.map(Stat::json),
+            "blocked_to_verdict_ms": b.blocked_to_verdict.map(Stat::json),
+            "target_met": b.target().map(|(_, _, met)| met),
+        })).collect::<Vec<_>>(),
+        "cargo_test_s": cargo_test_s.map(|r| match r {
+            Ok(s) => json!(round(*s)),
+            Err(e) => json!({ "error": e }),
+        }),
+    })
+}

@@ -1,0 +1,50 @@
+//! `repro bench`: the figures come from the runs (and a hang case reports
+//! the time from the child blocking to its verdict), in report.md and .json.
+
+use crate::util::{repro, spec};
+use harness::record::Runtime;
+
+#[test]
+fn bench_reports_every_case_from_its_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let ran = repro(&[
+        "bench",
+        "fork-held-lock",
+        "--runtime",
+        "rust",
+        "--runs",
+        "3",
+        "--out",
+        out,
+    ]);
+    let show = ran.show();
+    assert_eq!(ran.code(), Some(0), "{show}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    let want = spec("fork-held-lock").variants_for(Runtime::Rust).count();
+    assert_eq!(cases.len(), want, "{doc:#}");
+    for c in cases {
+        assert_eq!(c["runs"], 3, "{c:#}");
+        assert_eq!(c["as_expected"], 3, "{c:#}");
+        let median = c["verdict_ms"]["median"].as_f64().unwrap();
+        let p95 = c["verdict_ms"]["p95"].as_f64().unwrap();
+        assert!(median > 0.0 && p95 >= median, "{c:#}");
+        // The deadlocking case says how long detection took; the others
+        // have no such figure.
+        let hang =
+            c["expected"] == "misbehaved" && c["case"].as_str().unwrap().ends_with("/broken");
+        assert_eq!(c["blocked_to_verdict_ms"].is_object(), hang, "{c:#}");
+        assert!(c["target_met"].is_boolean(), "{c:#}");
+    }
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(
+        md.contains("| fork-held-lock/rust/broken | misbehaved | 3/3 |"),
+        "{md}"
+    );
+    assert!(md.contains("## Hang verdicts"), "{md}");
+    assert!(md.contains("## Interpreter start-up"), "{md}");
+    assert!(ran.stdout().contains("# repro bench"), "{show}");
+}

@@ -109,10 +109,101 @@ fn bad_timeout_and_repeat() {
     assert_usage(&repro(&["run", "all", "--timeout", "0"]), &["--timeout 0"]);
     assert_usage(&repro(&["run", "all", "--timeout", "soon"]), &["soon"]);
     assert_usage(&repro(&["run", "all", "--repeat", "0"]), &["--repeat"]);
+    assert_usage(
+        &repro(&["bench", "--runs", "0"]),
+        &["--runs must be at least 1"],
+    );
+    assert_usage(
+        &repro(&["stress", "--rounds", "0"]),
+        &["--rounds must be at least 1"],
+    );
+    assert_usage(&repro(&["stress", "--timeout", "0"]), &["--timeout 0"]);
 }
 
 #[test]
 fn no_subcommand_or_unknown_flag() {
     assert_usage(&repro(&[]), &["Usage"]);
     assert_usage(&repro(&["run", "all", "--jsonn"]), &["--jsonn"]);
+}
+
+#[test]
+fn an_unwritable_out_is_refused_before_anything_runs() {
+    // A path under a regular file: unwritable even for root.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    let out = file.path().join("reports");
+    let out = out.to_str().unwrap();
+    for cmd in [
+        &["canary", "--no-discover", "--no-envs", "--out", out][..],
+        &["bench", "sigterm-zombie", "--out", out][..],
+        &["stress", "sigterm-zombie", "--out", out][..],
+    ] {
+        assert_usage(&repro(cmd), &[&format!("--out {out}"), "Not a directory"]);
+    }
+}
+
+#[test]
+fn a_broken_scenario_toml_is_named_by_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/crates/sigterm-zombie/scenario.toml"
+    );
+    let text = std::fs::read_to_string(real).unwrap();
+    let anchor = "symptom = \"zombie-grandchild\"\n";
+    let line = text[..text.find(anchor).unwrap()].lines().count() + 1;
+    let copy = dir.path().join("scenario.toml");
+    std::fs::write(&copy, text.replacen(anchor, "symptom = 42\n", 1)).unwrap();
+    let copy = copy.to_str().unwrap();
+    assert_usage(
+        &repro(&[
+            "canary",
+            "--no-discover",
+            "--no-envs",
+            "--scenario-toml",
+            copy,
+        ]),
+        &[&format!("{copy}:{line}: key `symptom`: invalid type")],
+    );
+}
+
+#[test]
+fn a_python_without_gevent_skips_the_gevent_cases_with_the_reason() {
+    // The default interpreter with its site-packages turned off (-S).
+    let dir = tempfile::tempdir().unwrap();
+    let python = harness::python::default_python(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let bare = script(
+        dir.path(),
+        "python3-nosite",
+        &format!("#!/bin/sh\nexec {} -S \"$@\"\n", python.display()),
+        0o755,
+    );
+    let args = [
+        "run",
+        "finalizer-yield",
+        "--runtime",
+        "python",
+        "--variant",
+        "broken",
+    ];
+    let ran = repro(&[&args[..], &["--json", "--python", &bare]].concat());
+    assert_eq!(
+        ran.code(),
+        Some(3),
+        "could not run, not wrong{}",
+        ran.show()
+    );
+    let r = ran.record();
+    assert_eq!(
+        r.verdict,
+        harness::record::Verdict::Skipped,
+        "{}",
+        ran.show()
+    );
+    let reason = r.reason.unwrap_or_default();
+    assert!(
+        reason.contains("gevent is not installed for this interpreter")
+            && reason.contains("make setup"),
+        "{}",
+        ran.show()
+    );
 }

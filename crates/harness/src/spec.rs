@@ -152,12 +152,44 @@ impl Spec {
     /// A [`SpecError`] naming `path` and, for syntax and type errors, the
     /// line and key (from the TOML parser).
     pub fn parse(path: &str, text: &str) -> Result<Spec, SpecError> {
-        let err = |message: String| SpecError {
-            path: path.to_owned(),
+        let at_line = |line: Option<usize>, message: String| SpecError {
+            path: match line {
+                Some(n) => format!("{path}:{n}"),
+                None => path.to_owned(),
+            },
             message,
         };
-        let spec: Spec = toml::from_str(text).map_err(|e| err(e.to_string()))?;
-        spec.check().map_err(err)?;
+        let spec: Spec = toml::from_str(text).map_err(|e| {
+            let Some(span) = e.span() else {
+                return at_line(None, e.message().to_owned());
+            };
+            let line = text[..span.start].matches('\n').count() + 1;
+            // The key, from the line the parser points at (`key = value`).
+            let source = text.lines().nth(line - 1).unwrap_or("");
+            let key = source
+                .split_once('=')
+                .map(|(k, _)| k.trim())
+                .filter(|k| !k.is_empty() && !k.starts_with('['));
+            let message = match key {
+                Some(k) => format!("key `{k}`: {}", e.message()),
+                None => e.message().to_owned(),
+            };
+            at_line(Some(line), format!("{message}\n    {}", source.trim()))
+        })?;
+        spec.check().map_err(|message| {
+            // A variant's problem: the line of its `id`.
+            let line = spec.variants.iter().find_map(|v| {
+                message
+                    .starts_with(&format!("variant `{}`", v.id))
+                    .then(|| {
+                        let id_line = format!("id = \"{}\"", v.id);
+                        text.lines()
+                            .position(|l| l.trim() == id_line)
+                            .map(|i| i + 1)
+                    })?
+            });
+            at_line(line, message)
+        })?;
         Ok(spec)
     }
 
@@ -401,9 +433,10 @@ about = "b"
         let msg = Spec::parse("crates/demo/scenario.toml", &bad)
             .unwrap_err()
             .to_string();
-        assert!(msg.starts_with("crates/demo/scenario.toml: "), "{msg}");
-        assert!(msg.contains("line"), "{msg}");
-        assert!(msg.contains("expect"), "{msg}");
+        let line = bad[..bad.find("sideways").unwrap()].lines().count();
+        let at = format!("crates/demo/scenario.toml:{line}: key `expect`: ");
+        assert!(msg.starts_with(&at), "{msg}");
+        assert!(msg.contains("sideways"), "{msg}");
     }
 
     #[test]
@@ -414,6 +447,9 @@ about = "b"
             msg.contains("variant `broken`: key `symptom` missing"),
             "{msg}"
         );
+        // The line of that variant's id.
+        let line = bad.lines().position(|l| l == "id = \"broken\"").unwrap() + 1;
+        assert!(msg.starts_with(&format!("x.toml:{line}: ")), "{msg}");
     }
 
     #[test]

@@ -209,6 +209,7 @@ pub fn exec(args: &BenchArgs, out: &mut Out) -> Result<u8, RunError> {
     }
     let needs_python = cases.iter().any(|c| c.runtime == Runtime::Python);
     let py = python_for(args.python.as_deref(), needs_python).map_err(RunError::Usage)?;
+    let dir = crate::output::out_dir(args.out.as_deref(), "bench").map_err(RunError::Usage)?;
     let timeout = Duration::from_secs(10);
     let runs = args.runs as usize;
     let root = registry::root();
@@ -267,11 +268,6 @@ pub fn exec(args: &BenchArgs, out: &mut Out) -> Result<u8, RunError> {
         None
     };
 
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| root.join("target").join("bench"));
-    std::fs::create_dir_all(&dir)?;
     let md = markdown(
         args,
         &interpreters,

@@ -241,12 +241,7 @@ pub fn exec(args: &CanaryArgs, out: &mut Out) -> Result<u8, RunError> {
             known.join(", ")
         ))));
     }
-    let out_dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| registry::root().join("target").join("canary"));
-    std::fs::create_dir_all(&out_dir)
-        .map_err(|e| RunError::Usage(Usage(format!("--out {}: {e}", out_dir.display()))))?;
+    let out_dir = crate::output::out_dir(args.out.as_deref(), "canary").map_err(RunError::Usage)?;
     let root = registry::root();
     let mut log = std::io::stderr();
     let cols = columns(&root, args, &mut log).map_err(RunError::Usage)?;

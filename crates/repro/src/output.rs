@@ -18,6 +18,29 @@ impl Out {
     }
 }
 
+/// The directory a command writes its reports to: `--out`, else
+/// `target/<default>` under the project root. Made if missing, and proved
+/// writable before anything runs, so that a long run never ends in a
+/// report it cannot write.
+///
+/// # Errors
+/// A usage error naming `--out` and why it cannot be written.
+pub fn out_dir(
+    arg: Option<&std::path::Path>,
+    default: &str,
+) -> Result<std::path::PathBuf, crate::run::Usage> {
+    let dir = arg.map_or_else(
+        || crate::registry::root().join("target").join(default),
+        std::path::Path::to_path_buf,
+    );
+    let fail = |e: io::Error| crate::run::Usage(format!("--out {}: {e}", dir.display()));
+    std::fs::create_dir_all(&dir).map_err(fail)?;
+    tempfile::NamedTempFile::new_in(&dir).map_err(|e| {
+        crate::run::Usage(format!("--out {}: cannot write there: {e}", dir.display()))
+    })?;
+    Ok(dir)
+}
+
 /// The running report of one `repro run`.
 pub struct Report<'o> {
     out: &'o mut Out,

@@ -120,6 +120,7 @@ pub fn exec(args: &StressArgs, out: &mut Out) -> Result<u8, RunError> {
     }
     let needs_python = cases.iter().any(|c| c.runtime == Runtime::Python);
     let py = python_for(args.python.as_deref(), needs_python).map_err(RunError::Usage)?;
+    let dir = crate::output::out_dir(args.out.as_deref(), "stress").map_err(RunError::Usage)?;
     let timeout = Duration::from_secs_f64(args.timeout);
     let me = std::process::id() as i32;
 
@@ -182,6 +183,7 @@ pub fn exec(args: &StressArgs, out: &mut Out) -> Result<u8, RunError> {
     let bad = counts.iter().any(|(_, n)| *n > 0);
     report(
         out,
+        &dir,
         args,
         &cases,
         &tallies,
@@ -219,8 +221,10 @@ fn totals(tallies: &[Tally], round_leaks: usize) -> Vec<(Problem, usize)> {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn report(
     out: &mut Out,
+    dir: &std::path::Path,
     args: &StressArgs,
     cases: &[Planned<'_>],
     tallies: &[Tally],
@@ -253,11 +257,6 @@ fn report(
             .collect::<Vec<_>>()
             .join(", ")
     ))?;
-    let dir = args
-        .out
-        .clone()
-        .unwrap_or_else(|| registry::root().join("target").join("stress"));
-    std::fs::create_dir_all(&dir)?;
     let doc = json!({
         "rounds": args.rounds,
         "cases": cases.len(),

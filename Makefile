@@ -1,12 +1,13 @@
 # repro: see README.md. `make demo` runs every case; `make test` is the suite.
 CARGO ?= cargo
 
-.PHONY: help setup demo test lint nextest bench stress canary clean
+.PHONY: help setup demo test test-nonroot lint nextest bench stress canary clean
 
 help:
 	@echo "make setup    install what a fresh machine lacks (idempotent)"
 	@echo "make demo     run every scenario x runtime x variant, with evidence"
 	@echo "make test     setup, then the whole test suite"
+	@echo "make test-nonroot  the suite as a throwaway unprivileged user (run as root)"
 	@echo "make lint     rustfmt and clippy, warnings as errors"
 	@echo "make nextest  the suite under cargo-nextest (leaks fail)"
 	@echo "make bench    every case N times (N=30): rates, medians, p95, start-up, cargo test time"
@@ -21,6 +22,9 @@ demo: setup
 
 test: setup
 	$(CARGO) test --workspace
+
+test-nonroot: setup
+	@ci/test-nonroot.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

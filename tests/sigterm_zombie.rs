@@ -87,3 +87,18 @@ fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
         assert!(!alive(pid), "process {pid} left behind{show}");
     }
 }
+
+#[test]
+fn cases_side_by_side_are_reported_in_plan_order() {
+    let order = |jobs: &str| -> Vec<(String, String)> {
+        let ran = crate::util::repro(&["run", ID, "--json", "--jobs", jobs]);
+        assert_eq!(ran.code(), Some(0), "{}", ran.show());
+        ran.records()
+            .into_iter()
+            .map(|r| (r.runtime.as_str().to_owned(), r.variant))
+            .collect()
+    };
+    let side_by_side = order("4");
+    assert_eq!(side_by_side.len(), CASES.len());
+    assert_eq!(side_by_side, order("1"));
+}

@@ -110,6 +110,10 @@ fn bad_timeout_and_repeat() {
     assert_usage(&repro(&["run", "all", "--timeout", "soon"]), &["soon"]);
     assert_usage(&repro(&["run", "all", "--repeat", "0"]), &["--repeat"]);
     assert_usage(
+        &repro(&["run", "all", "--jobs", "0"]),
+        &["--jobs must be at least 1"],
+    );
+    assert_usage(
         &repro(&["bench", "--runs", "0"]),
         &["--runs must be at least 1"],
     );

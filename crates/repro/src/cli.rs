@@ -147,6 +147,13 @@ pub struct RunArgs {
     /// and the median and p95 time to verdict.
     #[arg(long, value_name = "N", default_value_t = 1)]
     pub repeat: u32,
+
+    /// Run up to N cases side by side (each still alone in its process
+    /// group, reported in order) [default: the number of cores; 1 with
+    /// --repeat, whose timings are cleaner alone]. --strace runs one at a
+    /// time.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<u32>,
 }
 
 #[derive(Debug, Args)]

@@ -290,6 +290,13 @@ pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
     if args.repeat == 0 {
         return Err(RunError::Usage(Usage("--repeat must be at least 1".into())));
     }
+    let jobs = match args.jobs {
+        Some(0) => return Err(RunError::Usage(Usage("--jobs must be at least 1".into()))),
+        Some(n) => n as usize,
+        // Timings (--repeat) are cleaner alone.
+        None if args.repeat > 1 => 1,
+        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+    };
     let needs_python = cases.iter().any(|c| c.runtime == Runtime::Python);
     let py = choose_python(args, needs_python).map_err(RunError::Usage)?;
     let timeout = Duration::from_secs_f64(args.timeout);
@@ -307,6 +314,16 @@ pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
     } else {
         None
     };
+    // strace runs one case at a time: its output is read after each.
+    if jobs > 1 && strace_bin.is_none() {
+        run_side_by_side(&cases, &py, timeout, args.repeat, jobs, |records| {
+            for r in records {
+                report.record(r)?;
+            }
+            report.case(records)
+        })?;
+        return Ok(report.footer()?);
+    }
     for p in &cases {
         let mut records = Vec::with_capacity(args.repeat as usize);
         for _ in 0..args.repeat {
@@ -336,6 +353,50 @@ pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
         report.case(&records)?;
     }
     Ok(report.footer()?)
+}
+
+/// Runs `cases` (each `repeat` times) on `jobs` threads, and hands each
+/// case's records to `show` in plan order, as soon as it and every case
+/// before it are done.
+fn run_side_by_side(
+    cases: &[Planned<'_>],
+    py: &PythonChoice,
+    timeout: Duration,
+    repeat: u32,
+    jobs: usize,
+    mut show: impl FnMut(&[Record]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Vec<Record>)>();
+    std::thread::scope(|s| {
+        for _ in 0..jobs.min(cases.len()) {
+            let tx = tx.clone();
+            let next = &next;
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(p) = cases.get(i) else { break };
+                    let records = (0..repeat).map(|_| run_one(p, py, timeout)).collect();
+                    if tx.send((i, records)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut done: Vec<Option<Vec<Record>>> = (0..cases.len()).map(|_| None).collect();
+        let mut shown = 0;
+        for (i, records) in rx {
+            done[i] = Some(records);
+            while let Some(Some(records)) = done.get(shown) {
+                show(records)?;
+                shown += 1;
+            }
+        }
+        Ok(())
+    })
 }
 
 fn cases_labels<'a>(cases: &'a [Planned<'a>]) -> Vec<Labels<'a>> {

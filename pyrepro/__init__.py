@@ -21,4 +21,5 @@ SCENARIOS = {
     "fork-held-lock": "pyrepro.fork_held_lock",
     "finalizer-yield": "pyrepro.finalizer_yield",
     "sigterm-zombie": "pyrepro.sigterm_zombie",
+    "pool-worker-raise": "pyrepro.pool_worker_raise",
 }

@@ -19,6 +19,9 @@ mod finalizer_yield;
 // sigterm-zombie: the worker's child, orphaned, a zombie in /proc.
 mod sigterm_zombie;
 
+// pool-worker-raise: terminate() deadlocks when a worker's handler raises.
+mod pool_worker_raise;
+
 // repro run --trace: each timeline tells its story, in every runtime.
 mod trace;
 

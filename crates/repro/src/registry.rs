@@ -10,6 +10,7 @@ const SCENARIOS: &[ScenarioDef] = &[
     fork_held_lock::SCENARIO,
     finalizer_yield::SCENARIO,
     sigterm_zombie::SCENARIO,
+    pool_worker_raise::SCENARIO,
 ];
 
 /// A scenario: its definition and its parsed spec.

@@ -1,0 +1,104 @@
+//! pool-worker-raise (seed 02): a pool worker's SIGTERM handler raises, and
+//! terminating the pool deadlocks, detected from /proc.
+//! https://github.com/python/cpython/blob/v3.13.0/Lib/multiprocessing/pool.py#L672-L678
+
+use crate::util::{
+    alive, assert_cases_are_the_spec, child_pids, evidence_says, on_every_interpreter, run_case,
+    spec,
+};
+use harness::record::{Record, Runtime, Verdict};
+use rstest::rstest;
+
+const ID: &str = "pool-worker-raise";
+
+const CASES: &[(&str, &str)] = &[
+    ("rust", "broken"),
+    ("rust", "fixed"),
+    ("python", "broken"),
+    ("python", "fixed"),
+    ("python", "fixed-keyboardinterrupt"),
+    ("embedded", "broken"),
+    ("embedded", "fixed"),
+    ("embedded", "fixed-keyboardinterrupt"),
+];
+
+#[test]
+fn the_test_matrix_is_the_spec_matrix() {
+    assert_cases_are_the_spec(ID, CASES);
+}
+
+fn assert_evidence(r: &Record, show: &str) {
+    let want = spec(ID)
+        .variant(&r.variant)
+        .unwrap()
+        .expected(r.runtime, r.python.as_ref().map(|p| p.version.as_str()));
+    assert_eq!(
+        (r.verdict, &r.symptom),
+        (want.verdict, &want.symptom),
+        "{show}"
+    );
+    assert_eq!(r.as_expected, Some(true), "{show}");
+    let held_key = if r.runtime == Runtime::Rust {
+        "queue_lock_held_by_parent"
+    } else {
+        "inqueue_rlock_held_by_parent"
+    };
+    let held = r.evidence.iter().find_map(|e| e.get(held_key)?.as_bool());
+    match want.verdict {
+        Verdict::Misbehaved => {
+            // Both halves: the worker in a futex wait, the parent's
+            // terminate() waiting for it while holding the lock.
+            assert!(evidence_says(r, "sits in a futex wait"), "{show}");
+            assert!(evidence_says(r, "has not returned"), "{show}");
+            assert!(evidence_says(r, "wchan do_wait"), "{show}");
+            assert_eq!(held, Some(true), "{show}");
+            assert!(evidence_says(r, "(killed: deadlocked)"), "{show}");
+            let ms = r
+                .evidence
+                .iter()
+                .find_map(|e| e.get("blocked_to_verdict_ms")?.as_f64());
+            assert!(ms.is_some_and(|ms| ms > 0.0), "{show}");
+        }
+        Verdict::Behaved => {
+            assert!(evidence_says(r, "left on SIGTERM"), "{show}");
+            assert!(evidence_says(r, "(the worker): exit code 1"), "{show}");
+            assert_eq!(held, None, "{show}");
+        }
+        other => panic!("unexpected expectation {other}"),
+    }
+    for pid in child_pids(r) {
+        assert!(!alive(pid), "worker {pid} left behind{show}");
+    }
+}
+
+#[rstest]
+#[case::rust_broken("rust", "broken")]
+#[case::rust_fixed("rust", "fixed")]
+#[case::python_broken("python", "broken")]
+#[case::python_fixed("python", "fixed")]
+#[case::python_fixed_keyboardinterrupt("python", "fixed-keyboardinterrupt")]
+#[case::embedded_broken("embedded", "broken")]
+#[case::embedded_fixed("embedded", "fixed")]
+#[case::embedded_fixed_keyboardinterrupt("embedded", "fixed-keyboardinterrupt")]
+fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
+    let (ran, r) = run_case(ID, runtime, variant, &[]);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    assert_evidence(&r, &ran.show());
+    crate::util::assert_trace(&r);
+}
+
+#[test]
+fn every_interpreter_here_gives_its_expected_verdicts() {
+    for ran in on_every_interpreter(ID) {
+        let records = ran.records();
+        assert_eq!(
+            records.len(),
+            crate::util::python_variant_count(ID),
+            "{}",
+            ran.show()
+        );
+        for r in &records {
+            assert_evidence(r, &ran.show());
+        }
+    }
+}

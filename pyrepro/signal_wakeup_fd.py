@@ -33,6 +33,9 @@ Variants:
   broken-raw / fixed-raw         no asyncio at all: signal.set_wakeup_fd and
                                  os.fork (asyncio must not even be imported:
                                  on 3.12+ its at-fork hook would hide the bug)
+  broken-aiohttp / fixed-aiohttp the story's service: aiohttp's run_app, a
+                                 fork pool, a client that disconnects; the
+                                 server shuts down (signal_wakeup_fd_aiohttp)
 
 How it decides, without a clock: the child reports ready; the parent sends
 SIGTERM, then a ping on the child's pipe. The signal is already pending when
@@ -281,9 +284,18 @@ class _SocketConn(object):
 def prepare(variant):
     """Imports what the variant needs before the clock starts. The raw
     variants must not import asyncio at all (see raw_case)."""
+    if variant.endswith("-aiohttp"):
+        from pyrepro.signal_wakeup_fd_aiohttp import check_aiohttp
+        check_aiohttp()
     if not variant.endswith("-raw"):
         import asyncio  # noqa: F401
         import multiprocessing  # noqa: F401
+
+
+def aiohttp_case(fixed):
+    """The story's own service: pyrepro/signal_wakeup_fd_aiohttp.py."""
+    from pyrepro.signal_wakeup_fd_aiohttp import aiohttp_case as case
+    return case(fixed)
 
 
 VARIANTS = {
@@ -293,4 +305,6 @@ VARIANTS = {
     "fixed-spawn": lambda: asyncio_case("spawn", own_handler=True, fix=False),
     "broken-raw": lambda: raw_case(fix=False),
     "fixed-raw": lambda: raw_case(fix=True),
+    "broken-aiohttp": lambda: aiohttp_case(fixed=False),
+    "fixed-aiohttp": lambda: aiohttp_case(fixed=True),
 }

@@ -26,6 +26,10 @@ const CASES: &[(&str, &str)] = &[
     ("embedded", "fixed-spawn"),
     ("embedded", "broken-raw"),
     ("embedded", "fixed-raw"),
+    ("python", "broken-aiohttp"),
+    ("python", "fixed-aiohttp"),
+    ("embedded", "broken-aiohttp"),
+    ("embedded", "fixed-aiohttp"),
 ];
 
 #[test]
@@ -47,6 +51,9 @@ fn assert_expected_with_evidence(variant: &str, r: &Record, show: &str) {
         "{show}"
     );
     assert_eq!(r.as_expected, Some(true), "{show}");
+    if variant.ends_with("-aiohttp") {
+        return assert_aiohttp_evidence(r, want.verdict, show);
+    }
 
     let bytes_key = match r.runtime {
         Runtime::Rust => "parent_wakeup_pipe_bytes",
@@ -96,6 +103,49 @@ fn assert_expected_with_evidence(variant: &str, r: &Record, show: &str) {
     }
 }
 
+/// The story's service: the second request, and why.
+fn assert_aiohttp_evidence(r: &Record, want: Verdict, show: &str) {
+    let get = |key: &str| {
+        r.evidence
+            .iter()
+            .find_map(|e| e.get(key).cloned())
+            .unwrap_or_else(|| panic!("no {key} in the evidence{show}"))
+    };
+    assert_eq!(get("first_request"), 200, "{show}");
+    let worker_fd = get("wakeup_fd_in_worker").as_i64().unwrap();
+    match want {
+        Verdict::Misbehaved => {
+            // Refused, and nobody signalled the server: the worker it
+            // terminated shared its self-pipe.
+            assert_eq!(get("second_request"), "refused", "{show}");
+            assert_eq!(
+                get("signals_sent_to_server"),
+                serde_json::json!([]),
+                "{show}"
+            );
+            assert!(worker_fd >= 0, "{show}");
+            assert_eq!(get("worker_shares_server_selfpipe"), true, "{show}");
+            assert!(evidence_says(r, "the server shut itself down"), "{show}");
+        }
+        Verdict::Behaved => {
+            assert_eq!(get("second_request"), "served", "{show}");
+            assert_eq!(
+                get("signals_sent_to_server"),
+                serde_json::json!(["SIGINT"]),
+                "{show}"
+            );
+            assert_eq!(
+                worker_fd, -1,
+                "the worker forgot the server's wakeup fd{show}"
+            );
+        }
+        other => panic!("unexpected expectation {other}"),
+    }
+    for pid in child_pids(r) {
+        assert!(!alive(pid), "server {pid} left behind{show}");
+    }
+}
+
 #[rstest]
 #[case::rust_broken("rust", "broken")]
 #[case::rust_fixed("rust", "fixed")]
@@ -111,6 +161,10 @@ fn assert_expected_with_evidence(variant: &str, r: &Record, show: &str) {
 #[case::embedded_fixed_spawn("embedded", "fixed-spawn")]
 #[case::embedded_broken_raw("embedded", "broken-raw")]
 #[case::embedded_fixed_raw("embedded", "fixed-raw")]
+#[case::python_broken_aiohttp("python", "broken-aiohttp")]
+#[case::python_fixed_aiohttp("python", "fixed-aiohttp")]
+#[case::embedded_broken_aiohttp("embedded", "broken-aiohttp")]
+#[case::embedded_fixed_aiohttp("embedded", "fixed-aiohttp")]
 fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
     let (ran, r) = run_case(ID, runtime, variant, &[]);
     assert_eq!(ran.code(), Some(0), "{}", ran.show());
@@ -130,6 +184,17 @@ fn every_interpreter_here_gives_its_expected_verdicts() {
         assert_eq!(records.len(), n, "{}", ran.show());
         for r in &records {
             assert_ne!(r.verdict, Verdict::Error, "{}", ran.show());
+            // An interpreter as it is, without the project's environment,
+            // may lack aiohttp: then that, and only that, is the reason.
+            let reason = r.reason.as_deref().unwrap_or("");
+            if r.variant.ends_with("-aiohttp") && r.verdict == Verdict::Skipped {
+                assert!(
+                    reason.contains("aiohttp is not installed"),
+                    "{}",
+                    ran.show()
+                );
+                continue;
+            }
             assert_expected_with_evidence(&r.variant, r, &ran.show());
         }
     }

@@ -44,8 +44,22 @@ fn sources(sc: &Scenario, runtime: Runtime) -> Vec<Source> {
     let root = registry::root();
     let mut out = Vec::new();
     if runtime != Runtime::Rust {
-        let module = format!("{}.py", sc.spec.id.replace('-', "_"));
-        out.extend(load(&root, root.join("pyrepro").join(module)));
+        // The scenario's module, then its helpers (`<module>_*.py`, such as
+        // signal_wakeup_fd_aiohttp.py), in name order.
+        let stem = sc.spec.id.replace('-', "_");
+        out.extend(load(&root, root.join("pyrepro").join(format!("{stem}.py"))));
+        let mut helpers: Vec<PathBuf> = std::fs::read_dir(root.join("pyrepro"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&format!("{stem}_")) && n.ends_with(".py"))
+            })
+            .collect();
+        helpers.sort();
+        out.extend(helpers.into_iter().filter_map(|p| load(&root, p)));
     }
     if runtime != Runtime::Python {
         let dir = root.join("crates").join(&sc.spec.id).join("src");
@@ -185,8 +199,22 @@ fn line_diff<'a>(a: &'a [String], b: &'a [String]) -> Vec<(char, &'a str)> {
     out
 }
 
-/// The hunk for `variant`, from a marker, or from its own entry.
-fn hunk(src: &Source, variant: &str, twin: &str, rust: bool) -> Option<(usize, Vec<String>)> {
+/// The hunk for `variant` from a `repro:diff` marker in any source, else
+/// from its own entry; with the source it came from.
+fn find_hunk(srcs: &[Source], variant: &str, twin: &str) -> Option<(String, (usize, Vec<String>))> {
+    let rust = |src: &Source| src.path.ends_with(".rs");
+    let marked = srcs
+        .iter()
+        .find_map(|src| marked_hunk(src, variant, rust(src)).map(|h| (src.path.clone(), h)));
+    marked.or_else(|| {
+        srcs.iter().find_map(|src| {
+            entry_hunk(src, variant, twin, rust(src)).map(|h| (src.path.clone(), h))
+        })
+    })
+}
+
+/// The hunk for `variant` from a `repro:diff` marker in `src`.
+fn marked_hunk(src: &Source, variant: &str, rust: bool) -> Option<(usize, Vec<String>)> {
     let lines = &src.lines;
     let marked = lines.iter().position(|l| {
         let t = l.trim_start();
@@ -214,7 +242,12 @@ fn hunk(src: &Source, variant: &str, twin: &str, rust: bool) -> Option<(usize, V
         out.extend(lines[b.end..to].iter().map(|l| format!(" {l}")));
         return Some((b.marker + 1, out));
     }
-    // No marker: the variant's own entry against its twin's.
+    None
+}
+
+/// No marker: the variant's own entry against its twin's.
+fn entry_hunk(src: &Source, variant: &str, twin: &str, rust: bool) -> Option<(usize, Vec<String>)> {
+    let lines = &src.lines;
     let entry = |v: &str| -> Option<(usize, Vec<String>)> {
         let key = format!("\"{v}\"");
         let at = lines.iter().position(|l| {
@@ -299,10 +332,7 @@ pub fn exec(
             let twin = twin(sc, rt, v);
             // The embedded runtime runs the Python code, but for its native
             // variants, which are Rust.
-            let found = sources(sc, rt).iter().find_map(|src| {
-                let rust = src.path.ends_with(".rs");
-                hunk(src, v, &twin, rust).map(|h| (src.path.clone(), h))
-            });
+            let found = find_hunk(&sources(sc, rt), v, &twin);
             let Some((path, (line, hunk))) = found else {
                 continue;
             };

@@ -35,6 +35,7 @@ the verdict is ``skipped`` with the reason.
 """
 
 import gc
+import sys
 import weakref
 
 from pyrepro.record import Observation, Skip
@@ -49,6 +50,10 @@ def prepare(variant):
     try:
         import gevent  # noqa: F401
     except ImportError as e:
+        if sys.version_info < (3, 10):
+            raise Skip("gevent is not installed for this interpreter (%s): gevent "
+                       "26.9.0 has wheels for CPython 3.10+ only, and nothing is "
+                       "compiled here (pyrepro/requirements.txt)" % e)
         raise Skip("gevent is not installed for this interpreter (%s); make setup "
                    "installs it into .venv" % e)
     if variant == "broken-syslog":

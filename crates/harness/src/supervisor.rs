@@ -309,10 +309,17 @@ fn killpg(pgid: i32) {
 /// start. A subreaper must reap what it is given; a test process, which does
 /// not, should not call it.
 pub fn become_subreaper() {
+    set_subreaper(true);
+}
+
+/// Sets or clears this process's child-subreaper attribute (clear it while
+/// running something that expects orphans to go to init, as `cargo test`
+/// timed by `repro bench`).
+pub fn set_subreaper(on: bool) {
     // SAFETY: plain syscall on this process. Failure only means orphans go to
     // init instead of to us; the process-group kill still reaches them.
     unsafe {
-        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1);
+        libc::prctl(libc::PR_SET_CHILD_SUBREAPER, libc::c_ulong::from(on));
     }
 }
 

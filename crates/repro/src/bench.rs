@@ -175,17 +175,30 @@ fn cargo_test(root: &Path, log: &mut dyn Write) -> Result<f64, String> {
         return Err("cargo test --no-run failed".into());
     }
     let _ = writeln!(log, "bench: cargo test --workspace (timed)");
+    // As from a shell: orphans of the tests go to init, not to this
+    // process (a subreaper), where tests that watch them die would find
+    // them as our zombies.
+    harness::supervisor::set_subreaper(false);
     let t = Instant::now();
     let ran = Command::new(&cargo)
         .args(["test", "--workspace", "--quiet"])
         .current_dir(root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|e| format!("cargo: {e}"))?;
+        .stdin(Stdio::null())
+        .output();
     let secs = t.elapsed().as_secs_f64();
-    if !ran.success() {
-        return Err(format!("cargo test failed ({secs:.1} s)"));
+    harness::supervisor::set_subreaper(true);
+    let ran = ran.map_err(|e| format!("cargo: {e}"))?;
+    if !ran.status.success() {
+        let out = String::from_utf8_lossy(&ran.stdout);
+        let failed: Vec<&str> = out
+            .lines()
+            .filter(|l| l.contains("FAILED") || l.contains("panicked"))
+            .take(5)
+            .collect();
+        return Err(format!(
+            "cargo test failed ({secs:.1} s): {}",
+            failed.join("; ")
+        ));
     }
     Ok(secs)
 }

@@ -31,7 +31,6 @@ epoll fd has anything to report (pyrepro.aio.LoopProbe: if not, the loop is
 idle and the probe stops it there).
 """
 
-import asyncio
 import logging
 import os
 import select
@@ -151,6 +150,8 @@ def tornado_shape(fixed):
 
 
 def asyncio_shape(fixed):
+    import asyncio  # here: the tornado-shape variants need none of it
+
     obs = Observation()
     tr = Trace()
     parent_loop = asyncio.new_event_loop()
@@ -208,8 +209,11 @@ def asyncio_shape(fixed):
 
 
 def prepare(variant):
-    """Set-up off the clock: the real tornado, for its variants (tornado 4
-    from the environment, tornado 6 from its side install)."""
+    """Set-up off the clock: asyncio, and the real tornado, for their
+    variants (tornado 4 from the environment, tornado 6 from its side
+    install)."""
+    if variant.endswith("-asyncio"):
+        import asyncio  # noqa: F401
     if variant.endswith("-tornado6"):
         if use_side("tornado6") is None:
             raise Skip("tornado 6 is not installed for this interpreter (no "

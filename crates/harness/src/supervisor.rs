@@ -453,7 +453,11 @@ fn drain(mut pipe: impl Read + Send + 'static) -> Drained {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut buf = Vec::new();
-        let _ = tx.send(pipe.read_to_end(&mut buf).map(|_| buf));
+        let read = pipe.read_to_end(&mut buf).map(|_| buf);
+        // Closed before the result is handed over: once the caller has it,
+        // this pipe no longer counts among its open fds.
+        drop(pipe);
+        let _ = tx.send(read);
     });
     rx
 }

@@ -2,7 +2,7 @@
 //! child blocks forever. https://bugs.python.org/issue6721
 
 use crate::util::{
-    alive, assert_cases_are_the_spec, child_pids, evidence_says, on_every_interpreter, run_case,
+    alive, assert_cases_are_the_spec, child_pids, evidence_says, on_each_expectation, run_case,
     spec,
 };
 use harness::record::{Record, Runtime, Verdict};
@@ -147,11 +147,12 @@ fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
     crate::util::assert_trace(&r);
 }
 
-/// Every interpreter this machine has, each against the expectations for
-/// its version (logging deadlocks only before 3.7; register_at_fork is 3.7+).
+/// Each expectation scenario.toml gives by version, on an interpreter here
+/// that has it (logging deadlocks only before 3.7; register_at_fork is
+/// 3.7+), and on the default one.
 #[test]
-fn every_interpreter_here_gives_its_expected_verdicts() {
-    let runs = on_every_interpreter(ID);
+fn each_expectation_holds_on_an_interpreter_here() {
+    let runs = on_each_expectation(ID);
     for ran in &runs {
         let records = ran.records();
         let n = crate::util::python_variant_count(ID);

@@ -120,3 +120,28 @@ fn interrupted_mid_deadlock_leaves_nothing(#[case] runtime: &str, #[case] signal
     ];
     interrupt(&args, signal, in_futex_wait);
 }
+
+#[test]
+fn cases_side_by_side_never_take_each_other_for_strays() {
+    // Many short cases at once: a scenario process between its fork and its
+    // setpgid is still in repro's group, and must not be reaped as a stray
+    // of a case that just ended (it was, before strays waited for the last
+    // running case).
+    let ran = crate::util::repro(&[
+        "run",
+        "all",
+        "--runtime",
+        "rust",
+        "--jobs",
+        "16",
+        "--repeat",
+        "10",
+        "--json",
+    ]);
+    let records = ran.records();
+    assert!(records.len() >= 100, "{}", ran.show());
+    for r in &records {
+        assert_eq!(r.as_expected, Some(true), "{r:#?}{}", ran.show());
+    }
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+}

@@ -3,7 +3,7 @@
 //! https://github.com/python/cpython/blob/v3.13.0/Lib/multiprocessing/pool.py#L672-L678
 
 use crate::util::{
-    alive, assert_cases_are_the_spec, child_pids, evidence_says, on_every_interpreter, run_case,
+    alive, assert_cases_are_the_spec, child_pids, evidence_says, on_each_expectation, run_case,
     spec,
 };
 use harness::record::{Record, Runtime, Verdict};
@@ -88,8 +88,8 @@ fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
 }
 
 #[test]
-fn every_interpreter_here_gives_its_expected_verdicts() {
-    for ran in on_every_interpreter(ID) {
+fn each_expectation_holds_on_an_interpreter_here() {
+    for ran in on_each_expectation(ID) {
         let records = ran.records();
         assert_eq!(
             records.len(),

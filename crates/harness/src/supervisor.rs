@@ -404,11 +404,14 @@ fn reap_group_and_orphans(pgid: i32) -> Vec<Snapshot> {
     leaked
 }
 
-/// Kills and reaps every child of this process that belongs to no running
-/// scenario: a descendant that left its group (`setsid`) and was re-parented
-/// here when its parent died. Returns the live ones (zombies are just
-/// reaped). Only in a subreaper: any other process has no such children,
-/// and the children it spawned itself are running cases or already reaped.
+/// Kills and reaps every child of this process: descendants that left
+/// their group (`setsid`) and were re-parented here when their parent died.
+/// Returns the live ones (zombies are just reaped). Only in a subreaper (any
+/// other process has no such children), and only while no other case runs:
+/// a child of a running case may be one of its own, or its scenario process
+/// in the instant between fork and `setpgid`, and with cases side by side a
+/// stray cannot be told apart from them. With `--jobs`, strays are therefore
+/// found when the last running case ends, and reported by it.
 fn reap_strays() -> Vec<Snapshot> {
     if !is_subreaper() {
         return Vec::new();
@@ -416,12 +419,12 @@ fn reap_strays() -> Vec<Snapshot> {
     let me = std::process::id() as i32;
     let mut strays = Vec::new();
     for _ in 0..64 {
-        let groups: Vec<i32> = running().cases.iter().map(|(g, _)| *g).collect();
-        let found: Vec<i32> = procfs::children(me)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|&pid| procfs::stat(pid).is_ok_and(|s| !groups.contains(&s.pgrp)))
-            .collect();
+        let now = running();
+        if !now.cases.is_empty() || now.interrupted {
+            break;
+        }
+        let found: Vec<i32> = procfs::children(me).unwrap_or_default();
+        drop(now);
         if found.is_empty() {
             break;
         }

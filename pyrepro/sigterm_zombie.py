@@ -83,7 +83,6 @@ def _after_the_read():
     """A Python-level call: CPython runs pending signal handlers before the
     first instruction of a Python function, so a SIGTERM handler that is
     due runs here at the latest."""
-    return "SIGTERM's handler did not end the worker"
 
 
 def shape(spawn, what, fixed):
@@ -115,7 +114,8 @@ def shape(spawn, what, fixed):
         os.write(ready_w, b"%d\n" % pid)
         tr.child("ready; blocks until SIGTERM")
         os.read(hold_r, 1)
-        return 3 if _after_the_read() else 4
+        _after_the_read()
+        return 3  # not reached: SIGTERM ends the worker, one way or the other
 
     tr.fork()
     with fork_child(worker) as forked:

@@ -91,7 +91,20 @@ pub fn lines(text: &str, spec: Option<&StraceSpec>) -> Vec<String> {
         "      {:>8}  {:13}  syscall (strace)",
         "t ms", "who"
     )];
-    for (pid, t, call) in parsed {
+    // "fork: <child pid>": the clone's result, on its line, or, when strace
+    // split the call ("<unfinished ...>"), on its "<... clone resumed>" line.
+    let fork_result = |at: usize| -> Option<String> {
+        let (pid, _, call) = parsed[at];
+        let result = |c: &str| c.rfind(" = ").map(|i| c[i + 3..].trim().to_owned());
+        if !call.ends_with("<unfinished ...>") {
+            return result(call);
+        }
+        parsed[at + 1..]
+            .iter()
+            .find(|(p, _, c)| *p == pid && c.starts_with("<... ") && c.contains(" resumed>"))
+            .and_then(|(_, _, c)| result(c))
+    };
+    for (at, &(pid, t, call)) in parsed.iter().enumerate() {
         let wanted = grep.is_empty() || grep.iter().any(|g| call.contains(g.as_str()));
         let keep = !is_thread(call) && (is_fork(call) || wanted);
         if !keep {
@@ -103,7 +116,8 @@ pub fn lines(text: &str, spec: Option<&StraceSpec>) -> Vec<String> {
             format!("child {pid}")
         };
         let call: String = if is_fork(call) {
-            format!("fork: {}", call.rsplit('=').next().unwrap_or("").trim())
+            let child = fork_result(at).unwrap_or_else(|| "?".to_owned());
+            shorten(&format!("fork: {child}"), 80 - 31)
         } else {
             shorten(call, 80 - 31)
         };
@@ -168,6 +182,21 @@ mod tests {
             out[3].contains("child 6832") && out[3].contains("1.00"),
             "{out:#?}"
         );
+    }
+
+    #[test]
+    fn a_fork_that_strace_split_gets_its_child_from_the_resumed_line() {
+        let text = "\
+100 10.000000 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD <unfinished ...>
+101 10.000500 write(6, \"\\17\", 1) = 1
+100 10.001000 <... clone resumed>, child_tidptr=0x7f0) = 101
+";
+        let out = lines(text, None);
+        assert!(
+            out[1].contains("0.00") && out[1].ends_with("fork: 101"),
+            "{out:#?}"
+        );
+        assert!(out.iter().all(|l| l.chars().count() <= 80), "{out:#?}");
     }
 
     #[test]

@@ -44,7 +44,6 @@ the worker, and ``terminate()`` returns.
 import multiprocessing
 import os
 import signal
-import sys
 import threading
 
 from pyrepro import proc

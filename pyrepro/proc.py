@@ -115,17 +115,6 @@ def become_subreaper():
     return _libc is not None and _libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
 
 
-def proc_stat(pid):
-    """(state, ppid) of a process from /proc/<pid>/stat, or None if gone."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2:].split()
-    return fields[0], int(fields[1])
-
-
 def fork_child(fn):
     """Forks; the child runs ``fn()`` and exits with its return value (0 for
     None, SystemExit's code, 101 if it raised anything else). Returns a
@@ -151,16 +140,18 @@ def fork_child(fn):
 
 def proc_state(pid):
     """Where a process is, from /proc: "state S, wchan pipe_read, syscall 0"."""
-    def read(name):
-        try:
-            with open("/proc/%d/%s" % (pid, name)) as f:
-                return f.read().strip()
-        except OSError:
-            return "?"
-    stat = read("stat")
-    state = stat[stat.rfind(")") + 2:].split(" ", 1)[0] if ")" in stat else "?"
+    base = "/proc/%d" % pid
+    fields = _stat_fields(base)
+    wchan = _read(base + "/wchan")
     return "state %s, wchan %s, syscall %s" % (
-        state, read("wchan") or "0", read("syscall").split(" ", 1)[0])
+        fields[0] if fields else "?", "?" if wchan is None else (wchan or "0"),
+        (_read(base + "/syscall") or "?").split(" ", 1)[0])
+
+
+def proc_stat(pid):
+    """(state, ppid) of a process from /proc/<pid>/stat, or None if gone."""
+    fields = _stat_fields("/proc/%d" % pid)
+    return None if fields is None else (fields[0], int(fields[1]))
 
 
 def stop_multiprocessing_tracker():
@@ -214,16 +205,25 @@ def _read(path):
         return None
 
 
+def _stat_fields(base):
+    """The fields of ``<base>/stat`` after the command name (which may hold
+    spaces and parentheses): state first, then ppid, ... None if gone."""
+    stat = _read(base + "/stat")
+    if stat is None or ")" not in stat:
+        return None
+    return stat[stat.rfind(")") + 2:].split()
+
+
 def sample(pid, quiet_s, tid=None):
     """One look at a process (or one of its threads): state, the raw
     /proc/.../syscall line, wchan. None if it is gone."""
     base = "/proc/%d" % pid if tid is None else "/proc/%d/task/%d" % (pid, tid)
-    stat = _read(base + "/stat")
-    if stat is None:
+    fields = _stat_fields(base)
+    if fields is None:
         return None
     return {
         "quiet_ms": int(quiet_s * 1000),
-        "state": stat[stat.rfind(")") + 2:].split(" ", 1)[0],
+        "state": fields[0],
         "syscall": _read(base + "/syscall") or "",
         "wchan": _read(base + "/wchan") or "",
     }

@@ -246,7 +246,8 @@ pub fn child_pids(r: &Record) -> Vec<i64> {
 /// interpreter here that has it. So every expectation is held against a
 /// real interpreter in `cargo test`, without running the same expectations
 /// on ten of them; the full sweep, every interpreter, is `make canary`.
-pub fn on_each_expectation(scenario: &str) -> Vec<Ran> {
+/// Each run comes with its records, one per python variant (checked here).
+pub fn on_each_expectation(scenario: &str) -> Vec<(Ran, Vec<Record>)> {
     let (found, _) = harness::python::discover(&[]);
     let default = harness::python::default_python(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
         .expect("a python3");
@@ -289,7 +290,16 @@ pub fn on_each_expectation(scenario: &str) -> Vec<Ran> {
                 s.spawn(move || repro(&args))
             })
             .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .map(|h| {
+                let ran = h.join().unwrap();
+                let records = ran.records();
+                let n = python_variant_count(scenario);
+                assert_eq!(records.len(), n, "one record per variant{}", ran.show());
+                (ran, records)
+            })
+            .collect()
     })
 }
 

@@ -92,6 +92,33 @@ pub unsafe fn fork_child(child: impl FnOnce() -> i32) -> nix::Result<ForkedChild
     }
 }
 
+/// [`fork_child`] with `signal` blocked across the fork: the child starts
+/// with it blocked, so a signal sent before the child waits for it stays
+/// pending instead of being lost (the child then unblocks and waits in one
+/// step, `SigSet::empty().suspend()`). The parent's mask is restored.
+///
+/// # Errors
+/// If `sigprocmask` or `fork` fails.
+///
+/// # Safety
+/// As [`fork_child`].
+pub unsafe fn fork_child_with_blocked(
+    signal: nix::sys::signal::Signal,
+    child: impl FnOnce() -> i32,
+) -> nix::Result<ForkedChild> {
+    use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+    let mut blocked = SigSet::empty();
+    blocked.add(signal);
+    let mut before = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), Some(&mut before))?;
+    // SAFETY: forwarded to the caller.
+    let forked = unsafe { fork_child(child) };
+    let restored = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&before), None);
+    let forked = forked?;
+    restored?;
+    Ok(forked)
+}
+
 /// A one-shot event between two processes: a pipe that carries one byte.
 ///
 /// Create it before the fork; afterwards one side calls [`Event::notify`],

@@ -111,6 +111,14 @@ pub fn wchan(pid: i32) -> io::Result<String> {
     fs::read_to_string(format!("/proc/{pid}/wchan")).map(|s| s.trim().to_owned())
 }
 
+/// [`wchan`] of one thread of `pid`.
+///
+/// # Errors
+/// If the thread is gone.
+pub fn thread_wchan(pid: i32, tid: i32) -> io::Result<String> {
+    fs::read_to_string(format!("/proc/{pid}/task/{tid}/wchan")).map(|s| s.trim().to_owned())
+}
+
 /// The syscall the process is blocked in, by number, from
 /// `/proc/<pid>/syscall` (`None` when it is running, or when the kernel
 /// hides it from this user).

@@ -34,13 +34,11 @@
 //!    deadlock. The parent then shows the other half (its `terminate`
 //!    thread asleep in `wait4`, the lock held) and kills the worker.
 
-use harness::fork::{Event, describe, fork_child};
+use harness::fork::{Event, describe, fork_child_with_blocked};
 use harness::hang;
 use harness::scenario::Observation;
 use harness::trace::Trace;
-use nix::sys::signal::{
-    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, kill, sigaction, sigprocmask,
-};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, kill, sigaction};
 use serde_json::json;
 use std::io;
 use std::os::fd::OwnedFd;
@@ -139,15 +137,10 @@ pub fn run(variant: &str) -> Result<Observation, String> {
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
 
     // 1. SIGTERM stays blocked in the worker until its task waits for it.
-    let mut sigterm = SigSet::empty();
-    sigterm.add(Signal::SIGTERM);
-    let mut before = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&sigterm), Some(&mut before))
-        .map_err(|e| format!("sigprocmask: {e}"))?;
     tr.fork();
     // SAFETY: the scenario process is single-threaded until after the fork.
     let worker = unsafe {
-        fork_child(|| {
+        fork_child_with_blocked(Signal::SIGTERM, || {
             // repro:diff fixed
             let handler = if fixed {
                 // FIX: the handler leaves the worker instead of failing the task.
@@ -186,9 +179,7 @@ pub fn run(variant: &str) -> Result<Observation, String> {
             }
         })
     };
-    let restored = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&before), None);
     let worker = worker.map_err(|e| format!("fork: {e}"))?;
-    restored.map_err(|e| format!("sigprocmask: {e}"))?;
     drop(progress_w);
     running
         .wait()
@@ -226,8 +217,7 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     if deadlocked {
         tr.event("parent", "worker in a futex wait, unchanged: deadlocked");
         let me = std::process::id() as i32;
-        let waiting =
-            std::fs::read_to_string(format!("/proc/{me}/task/{tid}/wchan")).unwrap_or_default();
+        let waiting = harness::procfs::thread_wchan(me, tid).unwrap_or_default();
         let held = !lock.try_acquire();
         obs.note(format!(
             "terminate() has not returned: its thread waits for worker {wpid} (wchan {waiting}) \

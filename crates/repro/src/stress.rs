@@ -48,11 +48,13 @@ impl Problem {
 
     /// One of them: `hang`.
     fn kind(self) -> &'static str {
-        let plural = self.name();
-        plural
-            .strip_suffix("es")
-            .filter(|_| self == Problem::Crash)
-            .unwrap_or_else(|| plural.strip_suffix('s').unwrap_or(plural))
+        match self {
+            Problem::Flip => "flip",
+            Problem::Hang => "hang",
+            Problem::Crash => "crash",
+            Problem::Leak => "leak",
+            Problem::Error => "error",
+        }
     }
 
     /// How they are counted: `hangs`.

@@ -37,12 +37,10 @@
 //!    dispatch what it finds. Anything there came from the child: the
 //!    parent's own handler counts its deliveries, and that count is 0.
 
-use harness::fork::{Event, describe, fork_child};
+use harness::fork::{Event, describe, fork_child_with_blocked};
 use harness::scenario::Observation;
 use harness::trace::Trace;
-use nix::sys::signal::{
-    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, kill, sigaction, sigprocmask,
-};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, kill, sigaction};
 use serde_json::json;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
@@ -165,16 +163,11 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     let mut child_ready = Event::new("child_ready").map_err(|e| format!("pipe: {e}"))?;
 
     // 1. SIGTERM stays blocked in the child until it waits for it.
-    let mut sigterm = SigSet::empty();
-    sigterm.add(Signal::SIGTERM);
-    let mut before = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&sigterm), Some(&mut before))
-        .map_err(|e| format!("sigprocmask: {e}"))?;
     // 2. The child: the worker the parent will terminate.
     tr.fork();
     // SAFETY: the scenario process is single-threaded.
     let child = unsafe {
-        fork_child(|| {
+        fork_child_with_blocked(Signal::SIGTERM, || {
             // repro:diff fixed
             if fixed {
                 // FIX: forget the parent's signal handler and wakeup pipe.
@@ -191,9 +184,7 @@ pub fn run(variant: &str) -> Result<Observation, String> {
             0
         })
     };
-    let restored = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&before), None);
     let child = child.map_err(|e| format!("fork: {e}"))?;
-    restored.map_err(|e| format!("sigprocmask: {e}"))?;
 
     // 3. Terminate the child and reap it.
     child_ready

@@ -34,7 +34,7 @@
 //!    unreaped for `/proc/<pid>/stat` to show (broken). Then the parent reaps
 //!    it, so nothing survives the run.
 
-use harness::fork::{Event, describe, fork_child};
+use harness::fork::{Event, describe, fork_child_with_blocked};
 use harness::procfs;
 use harness::scenario::Observation;
 use harness::trace::Trace;
@@ -94,15 +94,10 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     let mut ready = Event::new("ready").map_err(|e| format!("pipe: {e}"))?;
 
     // 1. SIGTERM stays blocked in the worker until it waits for it.
-    let mut sigterm = SigSet::empty();
-    sigterm.add(Signal::SIGTERM);
-    let mut before = SigSet::empty();
-    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&sigterm), Some(&mut before))
-        .map_err(|e| format!("sigprocmask: {e}"))?;
     tr.fork();
     // SAFETY: the scenario process is single-threaded.
     let worker = unsafe {
-        fork_child(|| {
+        fork_child_with_blocked(Signal::SIGTERM, || {
             // 2. The worker: a child of its own, then wait for SIGTERM.
             let mut cat = Command::new("cat");
             cat.stdin(Stdio::piped()).stdout(Stdio::null());
@@ -133,9 +128,7 @@ pub fn run(variant: &str) -> Result<Observation, String> {
             3
         })
     };
-    let restored = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&before), None);
     let worker = worker.map_err(|e| format!("fork: {e}"))?;
-    restored.map_err(|e| format!("sigprocmask: {e}"))?;
 
     // 3. Terminate the worker and reap it.
     ready.wait().map_err(|e| format!("wait ready: {e}"))?;

@@ -1,7 +1,7 @@
 # repro: see README.md. `make demo` runs every case; `make test` is the suite.
 CARGO ?= cargo
 
-.PHONY: help setup demo test test-nonroot lint nextest bench stress canary clean
+.PHONY: help setup demo test test-nonroot lint nextest bench stress canary interpreters clean
 
 help:
 	@echo "make setup    install what a fresh machine lacks (idempotent)"
@@ -13,6 +13,7 @@ help:
 	@echo "make bench    every case N times (N=30): rates, medians, p95, start-up, cargo test time"
 	@echo "make stress   N full rounds of every case (N=50), every core busy; counts flips, hangs, leaks"
 	@echo "make canary   every scenario on every interpreter here; drift report"
+	@echo "make interpreters  CPython 3.14+, a free-threaded build, PyPy into target/ (root; minutes once)"
 
 setup:
 	@ci/setup.sh
@@ -45,3 +46,6 @@ canary:
 
 clean:
 	$(CARGO) clean
+
+interpreters:
+	@ci/interpreters.sh

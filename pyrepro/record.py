@@ -47,8 +47,21 @@ def interpreter(overrides=None):
         "implementation": platform.python_implementation(),
         "executable": sys.executable,
     }
+    info.update(free_threading())
     info.update(overrides or {})
     return info
+
+
+def free_threading():
+    """``{"free_threaded": True, "gil_enabled": ...}`` on a free-threaded
+    build (``Py_GIL_DISABLED``; the GIL can still be on at run time, turned
+    on by an extension that does not support running without it), else
+    ``{}``: the record carries the flag only where it is true."""
+    import sysconfig
+    if not sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return {}
+    return {"free_threaded": True,
+            "gil_enabled": bool(getattr(sys, "_is_gil_enabled", lambda: True)())}
 
 
 def build(scenario, runtime, variant, elapsed_ms, observation=None,

@@ -66,14 +66,15 @@ fn unmodified_fixed_and_cheating_copies(
 
     // Unmodified: still broken, wherever scenario.toml says it misbehaves.
     let ran = check(id, &dir);
-    let version = harness::python::check(
+    let interpreter = harness::python::check_full(
         &harness::python::default_python(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap(),
     )
-    .unwrap();
+    .unwrap()
+    .interpreter();
     let want = spec(id)
         .variant("broken")
         .unwrap()
-        .expected(harness::record::Runtime::Python, Some(&version));
+        .expected(harness::record::Runtime::Python, Some(&interpreter));
     if want.verdict == Verdict::Misbehaved {
         assert_eq!(ran.code(), Some(1), "{}", ran.show());
         assert!(ran.stdout().contains("still broken"), "{}", ran.show());

@@ -92,7 +92,10 @@ fn every_try_it_command_runs_as_expected(#[case] id: &str) {
             .position(|a| *a == "--python")
             .map(|i| args[i + 1]);
         let missing = named.filter(|n| {
-            let path = harness::python::resolve(std::path::Path::new(n));
+            let path = harness::python::resolve(
+                std::path::Path::new(n),
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")),
+            );
             harness::python::check(&path).is_err()
         });
         if let Some(n) = missing {

@@ -52,11 +52,10 @@ fn strings(r: &harness::record::Record, key: &str) -> Vec<String> {
 fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
     let (ran, r) = run_case(ID, runtime, variant, &[]);
     let show = ran.show();
-    let version = r.python.as_ref().map(|p| p.version.as_str());
     let want = spec(ID)
         .variant(variant)
         .unwrap()
-        .expected(r.runtime, version);
+        .expected(r.runtime, r.interpreter().as_ref());
     // gevent comes with `make setup` (.venv): never a skip here.
     assert_ne!(r.verdict, Verdict::Skipped, "is .venv set up?{show}");
     assert_eq!(

@@ -50,11 +50,10 @@ fn progress(r: &Record) -> Vec<String> {
 /// What the interpreter under test should do (scenario.toml, with its
 /// overrides by version), and the evidence that proves it.
 fn assert_expected_with_evidence(variant: &str, r: &Record, show: &str) {
-    let version = r.python.as_ref().map(|p| p.version.as_str());
     let want = spec(ID)
         .variant(variant)
         .unwrap()
-        .expected(r.runtime, version);
+        .expected(r.runtime, r.interpreter().as_ref());
     assert_eq!(
         (r.verdict, &r.symptom),
         (want.verdict, &want.symptom),
@@ -105,8 +104,10 @@ fn assert_expected_with_evidence(variant: &str, r: &Record, show: &str) {
         other => panic!("unexpected verdict {other}{show}"),
     }
     // Since 3.12, forking a multi-threaded process warns: recorded as evidence.
-    let modern = version
-        .and_then(parse_version)
+    let modern = r
+        .python
+        .as_ref()
+        .and_then(|p| parse_version(&p.version))
         .is_some_and(|v| v >= vec![3, 12]);
     if modern && variant.starts_with("broken-") && !native || modern && variant == "broken" {
         let warned = r.evidence.iter().any(|e| {

@@ -31,7 +31,7 @@ fn assert_evidence(r: &Record, show: &str) {
     let want = spec(ID)
         .variant(&r.variant)
         .unwrap()
-        .expected(r.runtime, r.python.as_ref().map(|p| p.version.as_str()));
+        .expected(r.runtime, r.interpreter().as_ref());
     assert_eq!(
         (r.verdict, &r.symptom),
         (want.verdict, &want.symptom),

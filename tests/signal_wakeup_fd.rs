@@ -40,11 +40,10 @@ fn the_test_matrix_is_the_spec_matrix() {
 /// What the interpreter under test should do, from scenario.toml (with its
 /// overrides by interpreter version), and the evidence that proves it.
 fn assert_expected_with_evidence(variant: &str, r: &Record, show: &str) {
-    let version = r.python.as_ref().map(|p| p.version.as_str());
     let want = spec(ID)
         .variant(variant)
         .unwrap()
-        .expected(r.runtime, version);
+        .expected(r.runtime, r.interpreter().as_ref());
     assert_eq!(
         (r.verdict, &r.symptom),
         (want.verdict, &want.symptom),

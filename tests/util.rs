@@ -255,7 +255,7 @@ pub fn on_each_expectation(scenario: &str) -> Vec<(Ran, Vec<Record>)> {
     let expectations = |f: &harness::python::Found| -> String {
         let per_variant: Vec<String> = spec
             .variants_for(Runtime::Python)
-            .map(|v| format!("{:?}", v.expected(Runtime::Python, Some(&f.version))))
+            .map(|v| format!("{:?}", v.expected(Runtime::Python, Some(&f.interpreter()))))
             .collect();
         format!("{} {}", f.implementation, per_variant.join(" "))
     };

@@ -51,18 +51,23 @@ pub fn project_venv_python(project: &Path) -> PathBuf {
     project.join(".venv").join("bin").join("python")
 }
 
-/// What `--python` names: a path as it is, or a bare name (`python3.12`)
-/// looked up where discovery looks: `PATH` (pyenv shims excepted: they
-/// fail for versions pyenv has not selected), pyenv versions, `/usr/bin`.
-/// Unchanged if not found (the check then says so).
-pub fn resolve(named: &Path) -> PathBuf {
+/// What `--python` names: a path as it is, or a bare name (`python3.12`,
+/// `pypy3.11`, `python3.13t`) looked up where discovery looks: the
+/// interpreters `make interpreters` provisioned for `project`, `PATH`
+/// (pyenv shims excepted: they fail for versions pyenv has not selected),
+/// pyenv versions, `/usr/bin`. Unchanged if not found (the check then says
+/// so).
+pub fn resolve(named: &Path, project: &Path) -> PathBuf {
     if named.components().count() != 1 || named.as_os_str().is_empty() {
         return named.to_path_buf();
     }
     let shims = pyenv_shims();
-    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect())
-        .unwrap_or_default();
+    let mut dirs: Vec<PathBuf> = vec![provisioned_dir(project).join("bin")];
+    dirs.extend(
+        std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
     dirs.retain(|d| shims.as_deref() != Some(d.as_path()));
     if let Some(root) = shims.as_deref().and_then(Path::parent) {
         let mut versions: Vec<PathBuf> = std::fs::read_dir(root.join("versions"))
@@ -78,6 +83,54 @@ pub fn resolve(named: &Path) -> PathBuf {
         .map(|d| d.join(named))
         .find(|p| is_executable_file(p))
         .unwrap_or_else(|| named.to_path_buf())
+}
+
+/// Where `make interpreters` (`ci/interpreters.sh`) keeps what it
+/// provisioned: Debian roots, one wrapper per interpreter in `bin/`, and
+/// `status.tsv`.
+pub fn provisioned_dir(project: &Path) -> PathBuf {
+    project.join("target").join("interpreters")
+}
+
+/// What `make interpreters` left for the canary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Provisioned {
+    /// Whether it ever ran here (its `status.tsv` exists).
+    pub ran: bool,
+    /// The wrappers that work (`bin/<name>`), by name.
+    pub paths: Vec<PathBuf>,
+    /// `(name, why)` for each interpreter it could not provision.
+    pub missing: Vec<(String, String)>,
+}
+
+/// Reads `status.tsv` (`name <TAB> ok|missing <TAB> detail` per line): the
+/// wrappers that exist for `ok` lines, and the reasons of `missing` ones.
+pub fn provisioned(project: &Path) -> Provisioned {
+    let dir = provisioned_dir(project);
+    let Ok(text) = std::fs::read_to_string(dir.join("status.tsv")) else {
+        return Provisioned::default();
+    };
+    let mut out = Provisioned {
+        ran: true,
+        ..Provisioned::default()
+    };
+    for line in text.lines() {
+        let mut f = line.splitn(3, '\t');
+        let (Some(name), Some(state)) = (f.next(), f.next()) else {
+            continue;
+        };
+        let detail = f.next().unwrap_or("").to_owned();
+        let wrapper = dir.join("bin").join(name);
+        match state {
+            "ok" if is_executable_file(&wrapper) => out.paths.push(wrapper),
+            "ok" => out
+                .missing
+                .push((name.to_owned(), format!("{} is gone", wrapper.display()))),
+            _ => out.missing.push((name.to_owned(), detail)),
+        }
+    }
+    out.paths.sort();
+    out
 }
 
 /// The first executable named `name` on `PATH`.
@@ -99,13 +152,15 @@ fn is_executable_file(p: &Path) -> bool {
 /// A message that starts with the path and says what is wrong with it:
 /// missing, not a file, not executable, not Python, too old.
 pub fn check(path: &Path) -> Result<String, String> {
-    check_full(path).map(|(_, version)| version)
+    check_full(path).map(|found| found.version)
 }
 
-/// What [`check_full`] says: `(implementation, version)`, or why not.
-pub type Checked = Result<(String, String), String>;
+/// What [`check_full`] says about a candidate.
+pub type Checked = Result<Found, String>;
 
-/// [`check`], also returning the implementation (`CPython`, `PyPy`).
+/// [`check`], returning all that the canary needs to know: the
+/// implementation (`CPython`, `PyPy`), whether it is a free-threaded build,
+/// whether it is a virtual environment already.
 ///
 /// # Errors
 /// As [`check`].
@@ -120,31 +175,49 @@ pub fn check_full(path: &Path) -> Checked {
     }
     let mut cmd = Command::new(path);
     scrub_env(&mut cmd);
+    // Python 3.6 syntax: this runs on every interpreter before it is judged.
     cmd.args([
         "-c",
-        "import sys, platform; \
-         print(platform.python_implementation(), '%d.%d.%d' % sys.version_info[:3])",
+        "import sys, platform, sysconfig; \
+         print(platform.python_implementation(), '%d.%d.%d' % sys.version_info[:3], \
+         int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))), \
+         int(sys.prefix != getattr(sys, 'base_prefix', sys.prefix)))",
     ]);
     let finished = crate::supervisor::run(cmd, Duration::from_secs(10))
         .map_err(|e| format!("{shown}: cannot run it: {e}"))?;
-    let mut words = finished.stdout.split_whitespace();
-    let (implementation, version) = (words.next(), words.next());
-    let parsed = version
-        .and_then(crate::spec::parse_version)
+    let words: Vec<&str> = finished.stdout.split_whitespace().collect();
+    let parsed = words
+        .get(1)
+        .and_then(|v| crate::spec::parse_version(v))
         .filter(|v| v.len() == 3);
-    match (finished.exit, implementation, parsed) {
-        (crate::supervisor::Exit::Code(0), Some(implementation), Some(v)) => {
-            let version = version.unwrap_or_default();
+    match (finished.exit, words.as_slice(), parsed) {
+        // The flags after the version are judged only once it is new enough.
+        (crate::supervisor::Exit::Code(0), [implementation, version, flags @ ..], Some(v)) => {
             if (v[0], v[1]) < MIN_VERSION {
                 Err(format!(
                     "{shown}: Python {version} is too old (pyrepro needs {}.{}+)",
                     MIN_VERSION.0, MIN_VERSION.1
                 ))
             } else {
-                Ok((implementation.to_owned(), version.to_owned()))
+                Ok(Found {
+                    path: path.to_path_buf(),
+                    version: (*version).to_owned(),
+                    implementation: (*implementation).to_owned(),
+                    free_threaded: flags.first() == Some(&"1"),
+                    in_venv: flags.get(1) == Some(&"1"),
+                })
             }
         }
-        _ => Err(format!("{shown}: not a Python interpreter")),
+        _ => {
+            let why = finished
+                .stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .map(|l| format!(" ({})", l.trim()))
+                .unwrap_or_default();
+            Err(format!("{shown}: not a Python interpreter{why}"))
+        }
     }
 }
 
@@ -166,6 +239,22 @@ pub struct Found {
     pub version: String,
     /// `CPython`, `PyPy`, …
     pub implementation: String,
+    /// A free-threaded (`--disable-gil`) build.
+    pub free_threaded: bool,
+    /// A virtual environment already (`sys.prefix != sys.base_prefix`):
+    /// the canary uses it as its own environment.
+    pub in_venv: bool,
+}
+
+impl Found {
+    /// What expectations are keyed by.
+    pub fn interpreter(&self) -> crate::spec::Interpreter {
+        crate::spec::Interpreter {
+            version: self.version.clone(),
+            implementation: self.implementation.clone(),
+            free_threaded: self.free_threaded,
+        }
+    }
 }
 
 /// A candidate that was dropped, and why.
@@ -277,11 +366,7 @@ fn check_candidates(
     let mut found: Vec<Found> = Vec::new();
     for (path, result) in checked {
         match result {
-            Ok((implementation, version)) => found.push(Found {
-                path,
-                version,
-                implementation,
-            }),
+            Ok(f) => found.push(f),
             Err(why) => dropped.push(Dropped { path, why }),
         }
     }

@@ -120,6 +120,26 @@ pub struct PythonInfo {
     /// the one the binary was built for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub library: Option<String>,
+    /// A free-threaded build (`Py_GIL_DISABLED`, CPython's `--disable-gil`);
+    /// written only when true.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub free_threaded: bool,
+    /// On a free-threaded build: whether the GIL is on all the same
+    /// (`sys._is_gil_enabled()`: an extension module that does not declare
+    /// free-threading support turns it back on).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gil_enabled: Option<bool>,
+}
+
+impl PythonInfo {
+    /// What an expectation can be keyed by (`scenario.toml` overrides).
+    pub fn interpreter(&self) -> crate::spec::Interpreter {
+        crate::spec::Interpreter {
+            version: self.version.clone(),
+            implementation: self.implementation.clone(),
+            free_threaded: self.free_threaded,
+        }
+    }
 }
 
 /// One event of a run's timeline (`repro run --trace`).
@@ -232,6 +252,12 @@ pub fn is_kebab_id(s: &str) -> bool {
 }
 
 impl Record {
+    /// The interpreter it ran on, as expectations are keyed
+    /// ([`crate::spec::VariantSpec::expected`]); `None` for the rust runtime.
+    pub fn interpreter(&self) -> Option<crate::spec::Interpreter> {
+        self.python.as_ref().map(PythonInfo::interpreter)
+    }
+
     /// A record for an outcome the supervisor decided (`hung`, `crashed`,
     /// `skipped`, `error`): no symptom, the given reason and evidence.
     pub fn supervisor(

@@ -114,9 +114,16 @@ pub struct Override {
     /// Only for this runtime.
     #[serde(default)]
     pub runtime: Option<Runtime>,
-    /// Only for interpreter versions matching this, e.g. `>=3.8,<3.12`.
+    /// Only for interpreter versions matching this, e.g. `>=3.8,<3.12`
+    /// (the language version: PyPy 7.3.11 implements 3.9.16).
     #[serde(default)]
     pub python: Option<String>,
+    /// Only for this implementation (`CPython`, `PyPy`; any case).
+    #[serde(default)]
+    pub implementation: Option<String>,
+    /// Only for free-threaded builds (`true`) or builds with a GIL (`false`).
+    #[serde(default)]
+    pub free_threaded: Option<bool>,
     /// The verdict in that case: `misbehaved`, `behaved`, or `skipped` (the
     /// case cannot run there, e.g. an API that interpreter lacks).
     pub expect: Verdict,
@@ -278,17 +285,22 @@ impl VariantSpec {
     }
 
     /// What this variant must do on `runtime`, with `python` the interpreter
-    /// version (`3.11.7`) for the Python runtimes.
-    pub fn expected(&self, runtime: Runtime, python: Option<&str>) -> Expected {
+    /// for the Python runtimes. An override keyed by the interpreter never
+    /// matches a case without one (the rust runtime).
+    pub fn expected(&self, runtime: Runtime, python: Option<&Interpreter>) -> Expected {
         let hit = self.when.iter().find(|o| {
-            o.runtime.is_none_or(|r| r == runtime)
-                && match (&o.python, python) {
-                    (None, _) => true,
-                    (Some(range), Some(v)) => {
-                        VersionRange::parse(range).is_ok_and(|r| r.contains(v))
-                    }
-                    (Some(_), None) => false,
-                }
+            let version = o.python.as_ref().is_none_or(|range| {
+                python.is_some_and(|p| {
+                    VersionRange::parse(range).is_ok_and(|r| r.contains(&p.version))
+                })
+            });
+            let implementation = o.implementation.as_ref().is_none_or(|want| {
+                python.is_some_and(|p| p.implementation.eq_ignore_ascii_case(want))
+            });
+            let free_threaded = o
+                .free_threaded
+                .is_none_or(|want| python.is_some_and(|p| p.free_threaded == want));
+            o.runtime.is_none_or(|r| r == runtime) && version && implementation && free_threaded
         });
         match hit {
             Some(o) => Expected {
@@ -299,6 +311,38 @@ impl VariantSpec {
                 verdict: self.expect,
                 symptom: self.symptom.clone(),
             },
+        }
+    }
+}
+
+/// The interpreter a case ran on, as far as expectations care.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interpreter {
+    /// The language version, `major.minor.micro`.
+    pub version: String,
+    /// `CPython`, `PyPy`.
+    pub implementation: String,
+    /// A free-threaded (`--disable-gil`) build.
+    pub free_threaded: bool,
+}
+
+impl Interpreter {
+    /// A CPython with a GIL, of this version.
+    pub fn cpython(version: &str) -> Self {
+        Interpreter {
+            version: version.to_owned(),
+            implementation: "CPython".to_owned(),
+            free_threaded: false,
+        }
+    }
+
+    /// How the canary labels its column: `py3.14.10`, `py3.13.5t`,
+    /// `pypy3.11.17`.
+    pub fn label(&self) -> String {
+        let t = if self.free_threaded { "t" } else { "" };
+        match self.implementation.as_str() {
+            "CPython" => format!("py{}{t}", self.version),
+            other => format!("{}{}{t}", other.to_lowercase(), self.version),
         }
     }
 }
@@ -414,7 +458,7 @@ about = "b"
     fn overrides_first_match_wins() {
         let spec = Spec::parse("demo.toml", SPEC).unwrap();
         let broken = spec.variant("broken").unwrap();
-        let e = |rt, py| broken.expected(rt, py);
+        let e = |rt, py: Option<&str>| broken.expected(rt, py.map(Interpreter::cpython).as_ref());
         assert_eq!(
             e(Runtime::Python, Some("3.11.7")).verdict,
             Verdict::Misbehaved

@@ -162,7 +162,7 @@ pub fn check_interpreter(running_version: &str, library: Option<&Path>) -> Resul
 pub fn start_checked(root: &Path) -> Result<PythonInfo, String> {
     initialize().map_err(|e| format!("cannot start the embedded interpreter: {e}"))?;
     let library = mapped_libpython();
-    let version = Python::attach(|py| -> PyResult<String> {
+    let (version, free_threaded, gil_enabled) = Python::attach(|py| -> PyResult<_> {
         py.import("sys")?
             .getattr("path")?
             .call_method1("insert", (0, root.to_string_lossy().as_ref()))?;
@@ -174,7 +174,21 @@ pub fn start_checked(root: &Path) -> Result<PythonInfo, String> {
             py.import("site")?
                 .call_method1("addsitedir", (site.to_string_lossy().as_ref(),))?;
         }
-        Ok(version)
+        // The flags as pyrepro writes them for a standalone interpreter.
+        let flags = py
+            .import("pyrepro.record")?
+            .call_method0("free_threading")?;
+        let free_threaded: Option<bool> = flags
+            .get_item("free_threaded")
+            .ok()
+            .map(|v| v.extract())
+            .transpose()?;
+        let gil_enabled: Option<bool> = flags
+            .get_item("gil_enabled")
+            .ok()
+            .map(|v| v.extract())
+            .transpose()?;
+        Ok((version, free_threaded.unwrap_or(false), gil_enabled))
     })
     .map_err(|e| format!("python raised: {e}"))?;
     check_interpreter(&version, library.as_deref())?;
@@ -185,6 +199,8 @@ pub fn start_checked(root: &Path) -> Result<PythonInfo, String> {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
         library: library.map(|l| l.display().to_string()),
+        free_threaded,
+        gil_enabled,
     })
 }
 

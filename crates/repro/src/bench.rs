@@ -242,8 +242,8 @@ pub fn exec(args: &BenchArgs, out: &mut Out) -> Result<u8, RunError> {
             )
         })
         .collect();
-    if let (Ok(path), Some(v)) = (&py.path, &py.version) {
-        all.insert(0, (format!("python runtime: {v}"), path.clone()));
+    if let (Ok(path), Some(i)) = (&py.path, &py.interpreter) {
+        all.insert(0, (format!("python runtime: {}", i.version), path.clone()));
     }
     for (name, path) in all {
         let _ = writeln!(

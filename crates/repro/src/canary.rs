@@ -75,6 +75,11 @@ pub fn drift(r: &Record) -> Option<&'static str> {
 /// and reinstalls when the requirements change), or why there is no
 /// environment at all.
 fn environment(root: &Path, found: &python::Found) -> Result<(PathBuf, Option<String>), String> {
+    if found.in_venv {
+        // A virtual environment already (each interpreter `make
+        // interpreters` provisions is one, inside its root): its own.
+        return requirements(root, &found.path).map(|missing| (found.path.clone(), missing));
+    }
     let real = std::fs::canonicalize(&found.path).unwrap_or_else(|_| found.path.clone());
     let key = real
         .to_string_lossy()
@@ -103,9 +108,14 @@ fn environment(root: &Path, found: &python::Found) -> Result<(PathBuf, Option<St
             return Err(why);
         }
     }
-    // Quick when nothing changed since a run that installed every line (its
-    // stamp); lines that failed are tried again.
-    let install = Command::new(&py)
+    requirements(root, &py).map(|missing| (py, missing))
+}
+
+/// Runs `pyrepro/requirements.py` with the environment's `py`: what it
+/// could not install, if anything. Quick when nothing changed since a run
+/// that installed every line (its stamp); lines that failed are tried again.
+fn requirements(root: &Path, py: &Path) -> Result<Option<String>, String> {
+    let install = Command::new(py)
         .arg(root.join("pyrepro").join("requirements.py"))
         .output()
         .map_err(|e| e.to_string())?;
@@ -120,7 +130,7 @@ fn environment(root: &Path, found: &python::Found) -> Result<(PathBuf, Option<St
         .as_array()
         .map(|a| a.iter().filter_map(|m| m.as_str()).collect())
         .unwrap_or_default();
-    Ok((py, Some(missing.join("; ")).filter(|m| !m.is_empty())))
+    Ok(Some(missing.join("; ")).filter(|m| !m.is_empty()))
 }
 
 fn last_line(bytes: &[u8]) -> String {
@@ -130,27 +140,32 @@ fn last_line(bytes: &[u8]) -> String {
 }
 
 fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Column>, Usage> {
-    let named: Vec<PathBuf> = args.python.iter().map(|p| python::resolve(p)).collect();
+    let named: Vec<PathBuf> = args
+        .python
+        .iter()
+        .map(|p| python::resolve(p, root))
+        .collect();
     for p in &named {
         python::check(p).map_err(|e| Usage(format!("--python {e}")))?;
     }
     let (found, dropped) = if args.no_discover {
         python::discover_named(&named)
     } else {
-        python::discover(&named)
+        // Those `make interpreters` provisioned, as if named.
+        let provisioned = python::provisioned(root);
+        let mut extra = named.clone();
+        extra.extend(provisioned.paths.iter().cloned());
+        let found = python::discover(&extra);
+        let _ = writeln!(log, "{}", provisioned_summary(&provisioned));
+        found
     };
     let _ = writeln!(log, "interpreters: {} found", found.len());
     for f in &found {
-        let other = if f.implementation == "CPython" {
-            ""
-        } else {
-            " (not CPython: a column of its own)"
-        };
         let _ = writeln!(
             log,
-            "  + {} {} {}{other}",
+            "  + {} {} {}",
+            f.interpreter().label(),
             f.implementation,
-            f.version,
             f.path.display()
         );
     }
@@ -179,7 +194,7 @@ fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Co
         runtime: Runtime::Rust,
         python: PythonChoice {
             path: Err("rust".into()),
-            version: None,
+            interpreter: None,
         },
         note: None,
     }];
@@ -196,14 +211,11 @@ fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Co
             }
         };
         cols.push(Column {
-            label: match f.implementation.as_str() {
-                "CPython" => format!("py{}", f.version),
-                other => format!("{}{}", other.to_lowercase(), f.version),
-            },
+            label: f.interpreter().label(),
             runtime: Runtime::Python,
             python: PythonChoice {
                 path: Ok(path),
-                version: Some(f.version.clone()),
+                interpreter: Some(f.interpreter()),
             },
             note,
         });
@@ -213,11 +225,25 @@ fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Co
         runtime: Runtime::Embedded,
         python: PythonChoice {
             path: Err("embedded".into()),
-            version: None,
+            interpreter: None,
         },
         note: Some(format!("built for {}", pyhost::BUILT_FOR.executable)),
     });
     Ok(cols)
+}
+
+/// One line on what `make interpreters` provisioned, or how to get more.
+fn provisioned_summary(p: &python::Provisioned) -> String {
+    if !p.ran {
+        return "provisioned: none (`make interpreters` brings CPython 3.14+, a free-threaded \
+                build and PyPy into target/interpreters/)"
+            .to_owned();
+    }
+    let mut line = format!("provisioned: {} (target/interpreters/)", p.paths.len());
+    for (name, why) in &p.missing {
+        line.push_str(&format!("\n  - {name}: not provisioned: {why}"));
+    }
+    line
 }
 
 /// Runs `repro canary` and returns the exit code.
@@ -370,7 +396,7 @@ fn write_reports(
         "machine": machine(),
         "elapsed_s": elapsed.as_secs_f64(),
         "columns": cols.iter().map(|c| json!({
-            "label": c.label, "runtime": c.runtime, "python": c.python.version, "note": c.note,
+            "label": c.label, "runtime": c.runtime, "python": c.python.interpreter.as_ref().map(|i| &i.version), "note": c.note,
         })).collect::<Vec<_>>(),
         "cells": cells.iter().map(|c| json!({
             "row": c.row, "column": cols[c.column].label, "drift": c.drift, "record": c.record,

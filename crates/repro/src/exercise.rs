@@ -103,10 +103,10 @@ pub fn check(id: &str, dir: Option<&Path>, timeout: f64, out: &mut Out) -> Resul
     let file = std::fs::canonicalize(&file).map_err(|e| RunError::Usage(Usage(e.to_string())))?;
     let variant = sc.spec.variant(&ex.variant).expect("checked by the spec");
     let py = python::default_python(&registry::root()).map_err(|e| RunError::Usage(Usage(e)))?;
-    let version = python::check(&py).ok();
+    let interpreter = python::check_full(&py).ok().map(|f| f.interpreter());
     let choice = PythonChoice {
         path: Ok(py),
-        version,
+        interpreter,
     };
     let r = run_case_with(
         &sc,

@@ -7,8 +7,8 @@ use crate::output::{Labels, Out};
 use crate::registry::{self, Scenario};
 use harness::case::{Case, interpret};
 use harness::python;
-use harness::record::{Record, Runtime, Verdict};
-use harness::spec::VariantSpec;
+use harness::record::{PythonInfo, Record, Runtime, Verdict};
+use harness::spec::{Interpreter, VariantSpec};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -123,7 +123,9 @@ pub(crate) fn plan_cases<'a>(
 /// usage error); a default one that is missing makes its cases `error`.
 pub(crate) struct PythonChoice {
     pub path: Result<PathBuf, String>,
-    pub version: Option<String>,
+    /// What it is, when it could be checked (for expectations when the
+    /// scenario process could not say it itself).
+    pub interpreter: Option<Interpreter>,
 }
 
 fn choose_python(args: &RunArgs, needed: bool) -> Result<PythonChoice, Usage> {
@@ -140,32 +142,32 @@ pub(crate) fn python_for(
     needed: bool,
 ) -> Result<PythonChoice, Usage> {
     if let Some(named) = named {
-        let path = python::resolve(named);
-        let version = python::check(&path).map_err(|e| Usage(format!("--python {e}")))?;
+        let path = python::resolve(named, &registry::root());
+        let found = python::check_full(&path).map_err(|e| Usage(format!("--python {e}")))?;
         return Ok(PythonChoice {
             path: Ok(path),
-            version: Some(version),
+            interpreter: Some(found.interpreter()),
         });
     }
     if !needed {
         return Ok(PythonChoice {
             path: Err("not needed".into()),
-            version: None,
+            interpreter: None,
         });
     }
     let path = python::default_python(&registry::root());
     let checked = path
         .as_ref()
         .map_err(Clone::clone)
-        .and_then(|p| python::check(p));
+        .and_then(|p| python::check_full(p));
     Ok(match checked {
-        Ok(v) => PythonChoice {
+        Ok(found) => PythonChoice {
             path,
-            version: Some(v),
+            interpreter: Some(found.interpreter()),
         },
         Err(e) => PythonChoice {
             path: Err(e),
-            version: None,
+            interpreter: None,
         },
     })
 }
@@ -259,16 +261,16 @@ pub(crate) fn run_case_with(
             }
         }
     };
-    let version = record
+    let interpreter = record
         .python
         .as_ref()
-        .map(|p| p.version.clone())
+        .map(PythonInfo::interpreter)
         .or_else(|| {
-            py.version
+            py.interpreter
                 .clone()
                 .filter(|_| case.runtime == Runtime::Python)
         });
-    let expected = variant.expected(case.runtime, version.as_deref());
+    let expected = variant.expected(case.runtime, interpreter.as_ref());
     record.as_expected = Some(expected.is_met_by(&record));
     record.expected = Some(expected);
     record

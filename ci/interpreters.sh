@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# make interpreters: bring the newest Python interpreters Debian's archive
+# carries onto this machine, for the canary. Cached under
+# target/interpreters/; idempotent (seconds when cached); never touches the
+# host's packages.
+#
+#   ci/interpreters.sh            every root below, and the free-threaded build
+#   ci/interpreters.sh --no-build the roots only (skip the ~5 min source build)
+#
+# What it makes (see README "New interpreters"):
+#   roots/sid/        a Debian sid root (mmdebstrap): every python3.N with
+#                     N >= 14 the archive carries, its -dev and -venv, PyPy
+#                     (sid's), and gcc (to build the embedded runtime there)
+#   roots/bookworm/   a Debian bookworm root: bookworm's PyPy
+#   roots/sid/opt/python3.XXt/  a free-threaded CPython (--disable-gil)
+#                     built from the newest CPython source the archive serves
+#   roots/<root>.enter  runs a command inside that root: a private mount
+#                     namespace (nothing is left mounted), /proc /sys /dev
+#                     /tmp and this checkout bound at their own paths, chroot
+#   bin/<name>        one wrapper per interpreter (python3.14, pypy3.11,
+#                     python3.13t, ...): runs that interpreter's virtual
+#                     environment inside its root; what `repro canary` and
+#                     `repro run --python NAME` use
+#   status.tsv        name, ok|missing, and what or why; read by the canary
+#
+# A root is built under a temporary name and renamed when complete: an
+# interrupted run leaves nothing that looks usable.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf 'interpreters: %s\n' "$*" >&2; }
+die() { printf 'interpreters: error: %s\n' "$*" >&2; exit 1; }
+
+build=1
+for a in "$@"; do
+  case "$a" in
+    --no-build) build=0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    *) die "unknown option $a (valid: --no-build)" ;;
+  esac
+done
+
+[ "$(id -u)" = 0 ] || die "needs root (mmdebstrap --mode=root, chroot): run as root; \
+a non-root user can then run what was provisioned (see README)"
+command -v unshare >/dev/null || die "unshare not found (Debian: apt-get install util-linux)"
+if ! command -v mmdebstrap >/dev/null; then
+  say "installing mmdebstrap (Debian package)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null \
+    || die "mmdebstrap is missing and could not be installed (apt-get install mmdebstrap)"
+fi
+
+cache=target/interpreters
+mkdir -p "$cache/roots" "$cache/bin"
+cache="$(cd "$cache" && pwd)"
+
+# The Debian mirror this machine's apt already uses (no host is written here).
+mirror="$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Created-By: Packages' 2>/dev/null \
+  | awk '$2 !~ /-security$/ {print $1; exit}')"
+[ -n "$mirror" ] || die "no Debian mirror in this machine's apt sources (apt-get indextargets found none)"
+
+status="$cache/status.tsv.new"
+: >"$status"
+record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$status"; }
+
+# roots/<name>.enter: run a command inside the root. A private mount
+# namespace (as root; a non-root user gets one through a user namespace
+# where the kernel allows it), so the binds vanish with the process; the
+# working directory is kept. REPRO_ENTER_BIND adds directories (colon-
+# separated) bound at their own paths (the Rust toolchain, for builds).
+write_enter() {
+  local name=$1
+  cat >"$cache/roots/$name.enter" <<'SH'
+#!/bin/sh
+# Made by ci/interpreters.sh. Usage: <root>.enter COMMAND [ARG...]
+here=$(cd "$(dirname "$0")" && pwd)
+root="$here/$(basename "$0" .enter)"
+project=$(cd "$here/../../.." && pwd)
+[ -f "$root/.repro-root" ] || { echo "$0: $root is not a complete root (make interpreters)" >&2; exit 127; }
+user=
+[ "$(id -u)" = 0 ] || user="--user --map-root-user"
+# shellcheck disable=SC2086
+exec unshare $user --mount --propagation private -- /bin/sh -c '
+r=$1; project=$2; shift 2
+IFS=:
+for d in /proc /sys /dev /tmp "$project" $REPRO_ENTER_BIND; do
+  [ -n "$d" ] || continue
+  mkdir -p "$r$d" 2>/dev/null
+  mount --rbind "$d" "$r$d" || { echo "enter: cannot bind $d into $r" >&2; exit 127; }
+done
+# The network as the host has it: its resolver and the certificates it
+# trusts (a package index behind a proxy with its own CA).
+for f in /etc/resolv.conf /etc/ssl/certs; do
+  [ -e "$f" ] && [ -e "$r$f" ] && mount --bind "$f" "$r$f"
+done
+exec chroot "$r" /bin/sh -c "cd \"\$0\" && exec \"\$@\"" "$PWD" "$@"
+' enter "$root" "$project" "$@"
+SH
+  chmod +x "$cache/roots/$name.enter"
+}
+
+# make_root NAME SUITE INCLUDE HOOK: a Debian root, unless complete already.
+make_root() {
+  local name=$1 suite=$2 include=$3 hook=$4
+  local dir="$cache/roots/$name"
+  if [ -f "$dir/.repro-root" ]; then
+    say "root $name: cached ($(cat "$dir/.repro-root"))"
+    write_enter "$name"
+    return 0
+  fi
+  local tmp="$dir.partial"
+  rm -rf "$tmp" "$dir"
+  say "root $name: building from Debian $suite (about a minute)..."
+  local log="$cache/roots/$name.log"
+  if ! mmdebstrap --mode=root --variant=apt \
+      --aptopt='Acquire::Check-Valid-Until "false"' \
+      --include="$include" --customize-hook="$hook" \
+      "$suite" "$tmp" "$mirror" >"$log" 2>&1; then
+    rm -rf "$tmp"
+    say "root $name: mmdebstrap failed; the end of $log:"
+    tail -n 5 "$log" | sed 's/^/    /' >&2
+    return 1
+  fi
+  printf 'Debian %s, made %s\n' "$suite" "$(date -u +%Y-%m-%d)" >"$tmp/.repro-root"
+  mv "$tmp" "$dir"
+  write_enter "$name"
+  say "root $name: ready ($(du -sh "$dir" | cut -f1))"
+}
+
+# In each root: the interpreters and their virtual environments.
+hook="chroot \"\$1\" /bin/sh -e < $(pwd)/ci/root-setup.sh"
+
+# wrapper ROOT NAME VENV: bin/NAME runs VENV/bin/python inside ROOT.
+wrapper() {
+  local root=$1 name=$2 venv=$3
+  cat >"$cache/bin/$name" <<SH
+#!/bin/sh
+# Made by ci/interpreters.sh: $name, inside the Debian root $root.
+exec "\$(dirname "\$0")/../roots/$root.enter" $venv/bin/python "\$@"
+SH
+  chmod +x "$cache/bin/$name"
+  local seen
+  if seen="$("$cache/bin/$name" -c 'import sys, platform; print(platform.python_implementation(), platform.python_version())' 2>&1)"; then
+    record "$name" ok "$seen in Debian $root ($venv)"
+    say "  $name: $seen"
+  else
+    rm -f "$cache/bin/$name"
+    record "$name" missing "does not run in root $root: ${seen##*$'\n'}"
+    say "  $name: does not run: ${seen##*$'\n'}"
+  fi
+}
+
+# The roots' interpreters, by what each venv holds.
+wrap_root() {
+  local root=$1 dir="$cache/roots/$1"
+  local v
+  for v in "$dir"/opt/repro/venv-*; do
+    [ -d "$v" ] || continue
+    local base=${v##*/venv-}
+    local name=$base
+    if [ "$base" = pypy3 ]; then
+      # PyPy by the language version it implements: pypy3.9, pypy3.11.
+      name="pypy$("$cache/roots/$root.enter" "${v#"$dir"}/bin/python" -c \
+        'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo 3)"
+    fi
+    wrapper "$root" "$name" "${v#"$dir"}"
+  done
+}
+
+rm -f "$cache"/bin/*
+if make_root sid sid "pypy3,pypy3-venv,gcc,libc6-dev,ca-certificates" "$hook"; then
+  # A free-threaded CPython, from the newest CPython source the archive serves.
+  if [ "$build" = 0 ]; then
+    record python3.XXt missing "not built (make interpreters builds it; --no-build skips it)"
+  elif ! ci/build-free-threaded.sh "$cache/roots/sid" "$mirror"; then
+    record python3.XXt missing "the free-threaded build failed (see $cache/roots/sid/opt/free-threaded.log)"
+  fi
+  wrap_root sid
+else
+  record python3.14+ missing "the sid root could not be made (see $cache/roots/sid.log)"
+  record pypy3-sid missing "the sid root could not be made"
+fi
+if make_root bookworm bookworm "pypy3,pypy3-venv,ca-certificates" "$hook"; then
+  wrap_root bookworm
+else
+  record pypy3-bookworm missing "the bookworm root could not be made (see $cache/roots/bookworm.log)"
+fi
+
+mv "$status" "$cache/status.tsv"
+say "done: $(grep -c "	ok	" "$cache/status.tsv") interpreter(s) in $cache/bin; $cache/status.tsv says what is missing and why"

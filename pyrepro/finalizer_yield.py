@@ -35,7 +35,9 @@ the verdict is ``skipped`` with the reason.
 """
 
 import gc
+import platform
 import sys
+import sysconfig
 import weakref
 
 from pyrepro.record import Observation, Skip
@@ -50,10 +52,13 @@ def prepare(variant):
     try:
         import gevent  # noqa: F401
     except ImportError as e:
-        if sys.version_info < (3, 10):
+        if platform.python_implementation() == "PyPy":
             raise Skip("gevent is not installed for this interpreter (%s): gevent "
-                       "26.9.0 has wheels for CPython 3.10+ only, and nothing is "
-                       "compiled here (pyrepro/requirements.txt)" % e)
+                       "publishes no PyPy wheel for Linux, and nothing is compiled "
+                       "here (pyrepro/requirements.txt)" % e)
+        if sysconfig.get_config_var("Py_GIL_DISABLED"):
+            raise Skip("gevent is not installed for this interpreter (%s): gevent "
+                       "does not support free-threaded CPython" % e)
         raise Skip("gevent is not installed for this interpreter (%s); make setup "
                    "installs it into .venv" % e)
     if variant == "broken-syslog":

@@ -21,6 +21,7 @@ Mirrors crates/harness/src/fork.rs and procfs.rs:
 """
 
 import ctypes
+import errno
 import os
 import platform
 import select
@@ -146,6 +147,37 @@ def proc_state(pid):
     return "state %s, wchan %s, syscall %s" % (
         fields[0] if fields else "?", "?" if wchan is None else (wchan or "0"),
         (_read(base + "/syscall") or "?").split(" ", 1)[0])
+
+
+_P_ALL = 0
+_WEXITED = 4
+_WNOWAIT = 0x01000000
+
+
+def wait_exited_nowait():
+    """``waitid(P_ALL, 0, WEXITED | WNOWAIT)``: blocks until a child has
+    exited and returns its pid, leaving it unreaped (a zombie /proc still
+    shows); None at once when there is no child (ECHILD). ``os.waitid``
+    where the interpreter has it, else the same libc call through ctypes
+    (PyPy has no ``os.waitid``)."""
+    if hasattr(os, "waitid"):
+        try:
+            return os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT).si_pid
+        except ChildProcessError:
+            return None
+    if _libc is None:
+        raise OSError("waitid: neither os.waitid nor a C library to call it in")
+    # siginfo_t (128 bytes): si_signo, si_errno, si_code, then the union,
+    # aligned to a pointer; its first field is si_pid.
+    info = ctypes.create_string_buffer(128)
+    pid_at = 2 * ctypes.sizeof(ctypes.c_void_p) if ctypes.sizeof(ctypes.c_void_p) == 8 else 12
+    while _libc.waitid(_P_ALL, 0, info, _WEXITED | _WNOWAIT) != 0:
+        err = ctypes.get_errno()
+        if err == errno.ECHILD:
+            return None
+        if err != errno.EINTR:
+            raise OSError(err, os.strerror(err))
+    return ctypes.c_int.from_buffer(info, pid_at).value
 
 
 def proc_stat(pid):

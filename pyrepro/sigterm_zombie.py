@@ -37,7 +37,7 @@ import signal
 import subprocess
 import sys
 
-from pyrepro.proc import become_subreaper, fork_child, proc_stat
+from pyrepro.proc import become_subreaper, fork_child, proc_stat, wait_exited_nowait
 from pyrepro.record import Observation, Skip
 from pyrepro.trace import Trace
 
@@ -136,17 +136,13 @@ def shape(spawn, what, fixed):
     obs.note({"worker_pid": forked.pid, "grandchild_pids": [grandchild], "parent_pid": me})
 
     # Anything left to this process? Never blocks when nothing is.
-    try:
-        left = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOWAIT)
-    except ChildProcessError:
-        left = None
-    if left is None:
+    pid = wait_exited_nowait()
+    if pid is None:
         tr.event("parent", "waitid(P_ALL, WNOWAIT): ECHILD: nothing left")
         obs.note("nothing was left to the parent: the worker reaped its child %d "
                  "before exiting" % grandchild)
         obs.note({"left_to_parent": []})
     else:
-        pid = left.si_pid
         state = proc_stat(pid)
         tr.event("parent", "waitid(P_ALL, WNOWAIT): %d exited, not reaped: %s" % (
             pid, "/proc/%d/stat: state %s, ppid %d" % ((pid,) + state) if state

@@ -171,7 +171,8 @@ rm -f "$cache"/bin/*
 if make_root sid sid "pypy3,pypy3-venv,gcc,libc6-dev,ca-certificates" "$hook"; then
   # A free-threaded CPython, from the newest CPython source the archive serves.
   if [ "$build" = 0 ]; then
-    record python3.XXt missing "not built (make interpreters builds it; --no-build skips it)"
+    compgen -G "$cache/roots/sid/opt/repro/venv-python3.*t" >/dev/null \
+      || record python3.XXt missing "not built (make interpreters builds it; --no-build skipped it)"
   elif ! ci/build-free-threaded.sh "$cache/roots/sid" "$mirror"; then
     record python3.XXt missing "the free-threaded build failed (see $cache/roots/sid/opt/free-threaded.log)"
   fi

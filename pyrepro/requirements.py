@@ -14,7 +14,7 @@ Nothing is reinstalled while the file and the interpreter are unchanged
 since a run that installed every line: a stamp in the environment
 (``<prefix>/repro-requirements.json``) says so. ``--force`` ignores it.
 
-The file's format (tags ``[sdist]`` and ``[side=NAME]``) is described at the
+The file's format (tags ``[sdist]``, ``[gil]`` and ``[side=NAME]``) is described at the
 top of requirements.txt. Runs on every interpreter pyrepro supports (3.6+).
 """
 
@@ -29,34 +29,40 @@ import sysconfig
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FILE = os.path.join(HERE, "requirements.txt")
-TAG = re.compile(r"^\[(sdist|side=([A-Za-z0-9_-]+))\]\s*")
+TAG = re.compile(r"^\[(sdist|gil|side=([A-Za-z0-9_-]+))\]\s*")
+# A free-threaded build (CPython --disable-gil): [gil] lines are not for it.
+FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 class Malformed(Exception):
     pass
 
 
-def parse(text):
-    """(line number, requirement, sdist allowed, side name or None) per line."""
+def parse(text, free_threaded=FREE_THREADED):
+    """(line number, requirement, sdist allowed, side name or None) per line
+    to install here: a ``[gil]`` line is left out on a free-threaded build."""
     out = []
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
             continue
-        sdist, side = False, None
+        sdist, side, gil = False, None, False
         while True:
             m = TAG.match(line)
             if not m:
                 break
             if m.group(1) == "sdist":
                 sdist = True
+            elif m.group(1) == "gil":
+                gil = True
             else:
                 side = m.group(2)
             line = line[m.end():]
         if not line or line.startswith("["):
             raise Malformed("line %d: %r: expected a requirement after the "
-                            "tags [sdist] / [side=NAME]" % (n, raw))
-        out.append((n, line, sdist, side))
+                            "tags [sdist] / [gil] / [side=NAME]" % (n, raw))
+        if not (gil and free_threaded):
+            out.append((n, line, sdist, side))
     return out
 
 

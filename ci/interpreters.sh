@@ -63,40 +63,9 @@ status="$cache/status.tsv.new"
 : >"$status"
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$status"; }
 
-# roots/<name>.enter: run a command inside the root. A private mount
-# namespace (as root; a non-root user gets one through a user namespace
-# where the kernel allows it), so the binds vanish with the process; the
-# working directory is kept. REPRO_ENTER_BIND adds directories (colon-
-# separated) bound at their own paths (the Rust toolchain, for builds).
+# roots/<name>.enter: run a command inside the root (ci/enter.sh).
 write_enter() {
-  local name=$1
-  cat >"$cache/roots/$name.enter" <<'SH'
-#!/bin/sh
-# Made by ci/interpreters.sh. Usage: <root>.enter COMMAND [ARG...]
-here=$(cd "$(dirname "$0")" && pwd)
-root="$here/$(basename "$0" .enter)"
-project=$(cd "$here/../../.." && pwd)
-[ -f "$root/.repro-root" ] || { echo "$0: $root is not a complete root (make interpreters)" >&2; exit 127; }
-user=
-[ "$(id -u)" = 0 ] || user="--user --map-root-user"
-# shellcheck disable=SC2086
-exec unshare $user --mount --propagation private -- /bin/sh -c '
-r=$1; project=$2; shift 2
-IFS=:
-for d in /proc /sys /dev /tmp "$project" $REPRO_ENTER_BIND; do
-  [ -n "$d" ] || continue
-  mkdir -p "$r$d" 2>/dev/null
-  mount --rbind "$d" "$r$d" || { echo "enter: cannot bind $d into $r" >&2; exit 127; }
-done
-# The network as the host has it: its resolver and the certificates it
-# trusts (a package index behind a proxy with its own CA).
-for f in /etc/resolv.conf /etc/ssl/certs; do
-  [ -e "$f" ] && [ -e "$r$f" ] && mount --bind "$f" "$r$f"
-done
-exec chroot "$r" /bin/sh -c "cd \"\$0\" && exec \"\$@\"" "$PWD" "$@"
-' enter "$root" "$project" "$@"
-SH
-  chmod +x "$cache/roots/$name.enter"
+  install -m 755 ci/enter.sh "$cache/roots/$1.enter"
 }
 
 # make_root NAME SUITE INCLUDE HOOK: a Debian root, unless complete already.

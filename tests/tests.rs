@@ -22,6 +22,9 @@ mod sigterm_zombie;
 // pool-worker-raise: terminate() deadlocks when a worker's handler raises.
 mod pool_worker_raise;
 
+// make interpreters: its refusals, PyPy's fallbacks, the provisioned ones.
+mod interpreters;
+
 // repro run --trace: each timeline tells its story, in every runtime.
 mod trace;
 

@@ -399,6 +399,38 @@ mod tests {
     }
 
     #[test]
+    fn provisioned_reads_status_and_checks_each_wrapper() {
+        let project = tempfile::tempdir().unwrap();
+        assert_eq!(provisioned(project.path()), Provisioned::default());
+        let dir = provisioned_dir(project.path());
+        std::fs::create_dir_all(dir.join("bin")).unwrap();
+        let wrapper = dir.join("bin").join("python3.14");
+        std::fs::write(&wrapper, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(
+            dir.join("status.tsv"),
+            "python3.14\tok\tCPython 3.14.10 in Debian sid\n\
+             pypy3.11\tok\tPyPy 3.11.17 in Debian sid\n\
+             python3.XXt\tmissing\tthe free-threaded build failed (see its log)\n",
+        )
+        .unwrap();
+        let p = provisioned(project.path());
+        assert!(p.ran);
+        assert_eq!(p.paths, vec![wrapper]);
+        assert_eq!(p.missing.len(), 2, "{p:?}");
+        assert!(p.missing[0].0 == "pypy3.11" && p.missing[0].1.ends_with("is gone"));
+        assert_eq!(
+            p.missing[1],
+            (
+                "python3.XXt".to_owned(),
+                "the free-threaded build failed (see its log)".to_owned()
+            )
+        );
+        // A bare name finds the provisioned wrapper first.
+        assert_eq!(resolve(Path::new("python3.14"), project.path()), p.paths[0]);
+    }
+
+    #[test]
     fn discovery_deduplicates_and_explains() {
         let default = default_python(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("a python3");
         let dir = tempfile::tempdir().unwrap();

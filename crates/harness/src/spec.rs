@@ -507,6 +507,51 @@ about = "b"
     }
 
     #[test]
+    fn overrides_by_implementation_and_free_threading() {
+        let text = SPEC.replace(
+            "[[variant.when]]\npython = \">=3.12\"",
+            "[[variant.when]]\nimplementation = \"pypy\"\nexpect = \"skipped\"\n\
+             because = \"no wheel: https://github.com/gevent/gevent/issues/1798\"\n\n\
+             [[variant.when]]\nfree_threaded = true\npython = \">=3.13\"\n\
+             expect = \"skipped\"\nbecause = \"no support: https://github.com/gevent/gevent/issues/2127\"\n\n\
+             [[variant.when]]\npython = \">=3.12\"",
+        );
+        let spec = Spec::parse("demo.toml", &text).unwrap();
+        let broken = spec.variant("broken").unwrap();
+        let at = |implementation: &str, version: &str, free_threaded| {
+            let i = Interpreter {
+                version: version.into(),
+                implementation: implementation.into(),
+                free_threaded,
+            };
+            broken.expected(Runtime::Python, Some(&i)).verdict
+        };
+        // Case-insensitive implementation; whatever the version.
+        assert_eq!(at("PyPy", "3.9.16", false), Verdict::Skipped);
+        assert_eq!(at("CPython", "3.9.18", false), Verdict::Misbehaved);
+        // Free-threading and version together.
+        assert_eq!(at("CPython", "3.13.5", true), Verdict::Skipped);
+        assert_eq!(at("CPython", "3.13.0", false), Verdict::Behaved);
+        assert_eq!(at("CPython", "3.11.7", true), Verdict::Misbehaved);
+        // Keyed by the interpreter: never the rust runtime's.
+        assert_eq!(
+            broken.expected(Runtime::Rust, None).symptom.as_deref(),
+            Some("rust-boom")
+        );
+    }
+
+    #[test]
+    fn column_labels_name_implementation_and_free_threading() {
+        let mut i = Interpreter::cpython("3.14.10");
+        assert_eq!(i.label(), "py3.14.10");
+        i.free_threaded = true;
+        assert_eq!(i.label(), "py3.14.10t");
+        i.implementation = "PyPy".into();
+        i.free_threaded = false;
+        assert_eq!(i.label(), "pypy3.14.10");
+    }
+
+    #[test]
     fn version_ranges() {
         let r = VersionRange::parse(">=3.8, <3.12").unwrap();
         assert!(r.contains("3.8.18") && r.contains("3.11.7"));

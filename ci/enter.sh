@@ -1,0 +1,35 @@
+#!/bin/sh
+# <root>.enter COMMAND [ARG...]: runs COMMAND inside the Debian root beside
+# this script (target/interpreters/roots/<root>/), installed there by
+# ci/interpreters.sh.
+#
+# A private mount namespace, so every bind vanishes with the process and
+# nothing is left mounted; a non-root user gets one inside a user namespace
+# (mapped to root there) where the kernel allows it. Bound at their own
+# paths: /proc /sys /dev /tmp (the supervisor's per-case TMPDIR), this
+# checkout, the host's resolver and CA certificates, and the directories
+# in REPRO_ENTER_BIND (colon-separated: the Rust toolchain, for builds).
+# The working directory is kept; the process keeps its pid (exec all the
+# way), so the supervisor and /proc see the interpreter itself.
+here=$(cd "$(dirname "$0")" && pwd)
+root="$here/$(basename "$0" .enter)"
+project=$(cd "$here/../../.." && pwd)
+[ -f "$root/.repro-root" ] || { echo "$0: $root is not a complete root (make interpreters)" >&2; exit 127; }
+user=
+[ "$(id -u)" = 0 ] || user="--user --map-root-user"
+# shellcheck disable=SC2086
+exec unshare $user --mount --propagation private -- /bin/sh -c '
+r=$1; project=$2; shift 2
+IFS=:
+for d in /proc /sys /dev /tmp "$project" $REPRO_ENTER_BIND; do
+  [ -n "$d" ] || continue
+  mkdir -p "$r$d" 2>/dev/null
+  mount --rbind "$d" "$r$d" || { echo "enter: cannot bind $d into $r" >&2; exit 127; }
+done
+# The network as the host has it: its resolver and the certificates it
+# trusts (a package index behind a proxy with its own CA).
+for f in /etc/resolv.conf /etc/ssl/certs; do
+  [ -e "$f" ] && [ -e "$r$f" ] && mount --bind "$f" "$r$f"
+done
+exec chroot "$r" /bin/sh -c "cd \"\$0\" && exec \"\$@\"" "$PWD" "$@"
+' enter "$root" "$project" "$@"

@@ -6,8 +6,8 @@
 # A private mount namespace, so every bind vanishes with the process and
 # nothing is left mounted; a non-root user gets one inside a user namespace
 # (mapped to root there) where the kernel allows it. Bound at their own
-# paths: /proc /sys /dev /tmp (the supervisor's per-case TMPDIR), this
-# checkout, the host's resolver and CA certificates, and the directories
+# paths: /proc /sys /dev /tmp and $TMPDIR (the supervisor's per-case
+# TMPDIR), this checkout, the host's resolver and CA certificates, and the directories
 # in REPRO_ENTER_BIND (colon-separated: the Rust toolchain, for builds).
 # The working directory is kept; the process keeps its pid (exec all the
 # way), so the supervisor and /proc see the interpreter itself.
@@ -21,7 +21,7 @@ user=
 exec unshare $user --mount --propagation private -- /bin/sh -c '
 r=$1; project=$2; shift 2
 IFS=:
-for d in /proc /sys /dev /tmp "$project" $REPRO_ENTER_BIND; do
+for d in /proc /sys /dev /tmp "$project" "${TMPDIR:-}" $REPRO_ENTER_BIND; do
   [ -n "$d" ] || continue
   mkdir -p "$r$d" 2>/dev/null
   mount --rbind "$d" "$r$d" || { echo "enter: cannot bind $d into $r" >&2; exit 127; }

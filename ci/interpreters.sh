@@ -54,11 +54,13 @@ cache=target/interpreters
 mkdir -p "$cache/roots" "$cache/bin"
 cache="$(cd "$cache" && pwd)"
 
-# The Debian mirror this machine's apt already uses (no host is written here).
-mirror="$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' 'Created-By: Packages' 2>/dev/null \
-  | awk '$2 !~ /-security$/ {print $1; exit}')"
-[ -n "$mirror" ] || die "no Debian mirror in this machine's apt sources (apt-get indextargets found none)"
+# The Debian mirror: REPRO_DEBIAN_MIRROR, else the one this machine's apt
+# already uses (on a Debian host).
+mirror="${REPRO_DEBIAN_MIRROR:-$(apt-get indextargets --format '$(REPO_URI) $(RELEASE)' \
+  'Created-By: Packages' 2>/dev/null | awk '$2 !~ /-security$/ {print $1; exit}')}"
+[ -n "$mirror" ] || die "no Debian mirror: this machine's apt sources name none; set REPRO_DEBIAN_MIRROR"
 
+trap 'say "interrupted: what was complete is kept, the rest is redone next time"; exit 130' INT TERM
 status="$cache/status.tsv.new"
 : >"$status"
 record() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$status"; }
@@ -78,14 +80,15 @@ make_root() {
     return 0
   fi
   local tmp="$dir.partial"
-  rm -rf "$tmp" "$dir"
+  # --one-file-system: never into a mount a killed build may have left.
+  rm -rf --one-file-system "$tmp" "$dir"
   say "root $name: building from Debian $suite (about a minute)..."
   local log="$cache/roots/$name.log"
   if ! mmdebstrap --mode=root --variant=apt \
       --aptopt='Acquire::Check-Valid-Until "false"' \
       --include="$include" --customize-hook="$hook" \
       "$suite" "$tmp" "$mirror" >"$log" 2>&1; then
-    rm -rf "$tmp"
+    rm -rf --one-file-system "$tmp"
     say "root $name: mmdebstrap failed; the end of $log:"
     tail -n 5 "$log" | sed 's/^/    /' >&2
     return 1

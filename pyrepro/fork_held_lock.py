@@ -27,6 +27,10 @@ Variants (the lines marked FIX are the whole difference from ``broken``):
   fixed-atfork    os.register_at_fork takes the lock around the fork (3.7+)
   fixed-order     fork before the other thread starts
   fixed-spawn     the spawn start method: a fresh interpreter
+  broken-mp-default  the same multiprocessing.Process, its start method
+                  never named: the platform's default, fork on POSIX up to
+                  3.13 (the child deadlocks); forkserver since 3.14
+                  (gh-84559), so the same code stops deadlocking there
 
 How it decides, without a clock: the holder thread takes the lock and says
 so (an Event; for stdout, it is seen blocked in write() in /proc while
@@ -280,18 +284,29 @@ def spawned_child_work(progress):
     os.write(progress.fileno(), b"locked\n")
 
 
-def spawn_case():
+def spawn_case(method="spawn"):
+    """A multiprocessing.Process started while a thread holds LOCK, with
+    the start method ``method`` (None: whatever the platform's default is)."""
     import multiprocessing
     obs = Observation()
     tr = Trace()
     holder = Holder(hold_lock).start()
     tr.event("parent", "thread holder: LOCK")
-    ctx = multiprocessing.get_context("spawn")
-    progress_r, progress_w = ctx.Pipe(duplex=False)
     # FIX: a fresh interpreter instead of a fork of this threaded one.
+    ctx = multiprocessing.get_context(method)
+    method = ctx.get_start_method()
+    obs.note({"start_method": method})
+    progress_r, progress_w = ctx.Pipe(duplex=False)
     child = ctx.Process(target=spawned_child_work, args=(progress_w,))
-    tr.fork("spawn: a fresh interpreter starts")
-    child.start()
+    tr.fork({"fork": "fork: the child is a copy, LOCK held",
+             "spawn": "spawn: a fresh interpreter starts",
+             "forkserver": "forkserver: forked from a fresh server process"}.get(method, method))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        child.start()
+    for w in caught:
+        if issubclass(w.category, DeprecationWarning):
+            obs.note({"fork_warning": str(w.message)})
     progress_w.close()
 
     class Spawned(object):
@@ -299,21 +314,35 @@ def spawn_case():
 
         def wait(self):
             child.join()
+            if child.exitcode is not None and child.exitcode < 0:
+                return "killed by signal %d" % -child.exitcode
             return "exit code %s" % child.exitcode
 
     try:
-        note_watch(obs, Spawned(), os.dup(progress_r.fileno()))
-        tr.event("parent", "the spawned child reported %s and exited"
-                 % [e for e in obs.evidence if isinstance(e, dict)][0]["child_progress"])
+        if note_watch(obs, Spawned(), os.dup(progress_r.fileno())):
+            tr.event("parent", "child asleep in futex, unchanged: deadlocked; SIGKILL")
+        else:
+            tr.event("parent", "the %s child reported %s and exited" % (
+                method, [e["child_progress"] for e in obs.evidence
+                         if isinstance(e, dict) and "child_progress" in e][0]))
     finally:
         if child.exitcode is None:
             os.kill(child.pid, signal.SIGKILL)
             child.join()
         progress_r.close()
         proc.stop_multiprocessing_tracker()
+        if method == "forkserver":
+            stop_forkserver()
         holder.stop()
     obs.trace = tr.finish()
     return obs
+
+
+def stop_forkserver():
+    """Stops and reaps the forkserver process (it would outlive the case:
+    a leak the supervisor reports)."""
+    from multiprocessing import forkserver
+    forkserver._forkserver._stop()
 
 
 _gil_holder = {}
@@ -347,7 +376,7 @@ def stop_gil_holder():
 
 
 def prepare(variant):
-    if variant == "fixed-spawn":
+    if variant in ("fixed-spawn", "broken-mp-default"):
         import multiprocessing  # noqa: F401
 
 
@@ -358,4 +387,5 @@ VARIANTS = {
     "fixed-atfork": lambda: lock_case(fix="atfork"),
     "fixed-order": lambda: lock_case(fix="order"),
     "fixed-spawn": spawn_case,
+    "broken-mp-default": lambda: spawn_case(method=None),
 }

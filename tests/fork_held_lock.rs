@@ -22,12 +22,14 @@ const CASES: &[(&str, &str)] = &[
     ("python", "fixed-atfork"),
     ("python", "fixed-order"),
     ("python", "fixed-spawn"),
+    ("python", "broken-mp-default"),
     ("embedded", "broken"),
     ("embedded", "broken-logging"),
     ("embedded", "broken-stdout"),
     ("embedded", "fixed-atfork"),
     ("embedded", "fixed-order"),
     ("embedded", "fixed-spawn"),
+    ("embedded", "broken-mp-default"),
     ("embedded", "broken-native-fork"),
     ("embedded", "fixed-native-fork"),
 ];
@@ -109,7 +111,19 @@ fn assert_expected_with_evidence(variant: &str, r: &Record, show: &str) {
         .as_ref()
         .and_then(|p| parse_version(&p.version))
         .is_some_and(|v| v >= vec![3, 12]);
-    if modern && variant.starts_with("broken-") && !native || modern && variant == "broken" {
+    // The multiprocessing cases fork only with the fork start method (the
+    // default up to 3.13; forkserver since 3.14).
+    let start_method = r
+        .evidence
+        .iter()
+        .find_map(|e| e.get("start_method").and_then(|m| m.as_str()));
+    if variant == "broken-mp-default" {
+        let method = start_method.unwrap_or_else(|| panic!("no start_method{show}"));
+        let forks = r.verdict == Verdict::Misbehaved;
+        assert_eq!(method == "fork", forks, "{method}{show}");
+    }
+    let forked = start_method.is_none_or(|m| m == "fork");
+    if modern && forked && (variant.starts_with("broken-") && !native || variant == "broken") {
         let warned = r.evidence.iter().any(|e| {
             e.get("fork_warning")
                 .and_then(|w| w.as_str())
@@ -133,12 +147,14 @@ fn assert_expected_with_evidence(variant: &str, r: &Record, show: &str) {
 #[case::python_fixed_atfork("python", "fixed-atfork")]
 #[case::python_fixed_order("python", "fixed-order")]
 #[case::python_fixed_spawn("python", "fixed-spawn")]
+#[case::python_broken_mp_default("python", "broken-mp-default")]
 #[case::embedded_broken("embedded", "broken")]
 #[case::embedded_broken_logging("embedded", "broken-logging")]
 #[case::embedded_broken_stdout("embedded", "broken-stdout")]
 #[case::embedded_fixed_atfork("embedded", "fixed-atfork")]
 #[case::embedded_fixed_order("embedded", "fixed-order")]
 #[case::embedded_fixed_spawn("embedded", "fixed-spawn")]
+#[case::embedded_broken_mp_default("embedded", "broken-mp-default")]
 #[case::embedded_broken_native_fork("embedded", "broken-native-fork")]
 #[case::embedded_fixed_native_fork("embedded", "fixed-native-fork")]
 fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {

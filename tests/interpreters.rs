@@ -80,22 +80,30 @@ print(got == pid, state[0] if state else None, wait_exited_nowait())
 /// Each provisioned interpreter (none on a machine that never ran `make
 /// interpreters`: then this says so and checks nothing else) runs the
 /// cases its column of the canary stands on: a zombie seen through waitid
-/// (PyPy's fallback), a lock held across fork, and gevent's finalizer
-/// (an expected skip on PyPy and free-threaded builds), each as
+/// (PyPy's fallback), a lock held across fork, the same with the default
+/// start method (forkserver since 3.14: behaved there), and gevent's
+/// finalizer (an expected skip on PyPy and free-threaded builds), each as
 /// `scenario.toml` expects for that interpreter.
 #[test]
 fn provisioned_interpreters_run_as_expected() {
     let p = harness::python::provisioned(Path::new(ROOT));
-    if p.paths.is_empty() {
+    if !p.ran {
         eprintln!("no provisioned interpreters (make interpreters): nothing to run");
         return;
     }
+    // It ran: then it must have provisioned something, or said why not.
+    assert!(
+        !p.paths.is_empty(),
+        "make interpreters ran but provisioned nothing: {:?}",
+        p.missing
+    );
     for path in &p.paths {
         let found = harness::python::check_full(path).unwrap();
         let shown = path.display().to_string();
         for (scenario, variant) in [
             ("sigterm-zombie", "broken"),
             ("fork-held-lock", "broken"),
+            ("fork-held-lock", "broken-mp-default"),
             ("finalizer-yield", "broken"),
         ] {
             let (ran, r) = run_case(scenario, "python", variant, &["--python", &shown]);

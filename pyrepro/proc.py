@@ -220,7 +220,19 @@ def epoll_targets(pid, fd):
 #: harness::hang's constants, in seconds.
 SAMPLE_EVERY = 0.010
 STABLE_SAMPLES = 3
-GIVE_UP_AFTER = 5.0
+
+
+def _give_up_after():
+    """harness::hang::give_up_after: half the watchdog's deadline, which the
+    supervisor passes in REPRO_DEADLINE_S; 5 s without one."""
+    try:
+        deadline = float(os.environ.get("REPRO_DEADLINE_S", ""))
+    except ValueError:
+        return 5.0
+    return deadline / 2.0 if deadline > 0 else 5.0
+
+
+GIVE_UP_AFTER = _give_up_after()
 
 #: futex, futex_waitv, futex_wait.
 _FUTEX = {"x86_64": (202, 449, 454), "aarch64": (98, 449, 454)}

@@ -146,3 +146,31 @@ fn killed_repro_leaves_no_scenario_process_behind(#[case] signal: nix::sys::sign
         );
     }
 }
+
+/// pyrepro's give-up (`proc.GIVE_UP_AFTER`) is half the watchdog's deadline
+/// the supervisor passes (`REPRO_DEADLINE_S`), as `harness::hang`'s is, and
+/// 5 s without one: a slow platform given `--timeout 60` is watched for 30 s.
+#[test]
+fn pyrepro_gives_up_at_half_the_deadline() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let py = harness::python::default_python(std::path::Path::new(root)).unwrap();
+    let give_up = |deadline: Option<&str>| {
+        let mut cmd = std::process::Command::new(&py);
+        cmd.args(["-c", "import pyrepro.proc as p; print(p.GIVE_UP_AFTER)"])
+            .env("PYTHONPATH", root)
+            .env_remove("REPRO_DEADLINE_S");
+        if let Some(d) = deadline {
+            cmd.env("REPRO_DEADLINE_S", d);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(give_up(Some("60.000")), "30.0");
+    assert_eq!(give_up(None), "5.0");
+    assert_eq!(give_up(Some("nonsense")), "5.0");
+}

@@ -35,8 +35,25 @@ pub const SAMPLE_EVERY: Duration = Duration::from_millis(10);
 /// Consecutive identical futex-wait samples that make a deadlock.
 pub const STABLE_SAMPLES: usize = 3;
 /// Past this, a child that neither finishes nor blocks is reported as
-/// undecided (the supervisor's watchdog remains the outer bound).
+/// undecided (the supervisor's watchdog remains the outer bound), when no
+/// deadline is known.
 pub const GIVE_UP_AFTER: Duration = Duration::from_secs(5);
+
+/// The environment variable in which the supervisor tells a scenario
+/// process its watchdog's deadline, in seconds (`repro run --timeout`).
+pub const DEADLINE_ENV: &str = "REPRO_DEADLINE_S";
+
+/// When a watch gives up: half the watchdog's deadline (so a slow platform
+/// given a longer `--timeout`, such as a free-threaded build under load,
+/// is watched for longer too, and the watchdog stays the outer bound);
+/// [`GIVE_UP_AFTER`] without one (5 s: half the default 10 s).
+pub fn give_up_after() -> Duration {
+    std::env::var(DEADLINE_ENV)
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s > 0.0)
+        .map_or(GIVE_UP_AFTER, |s| Duration::from_secs_f64(s / 2.0))
+}
 
 /// A duration in milliseconds, to 0.1 ms: for evidence.
 pub fn round_ms(d: Duration) -> f64 {
@@ -163,8 +180,9 @@ impl Watched {
                 Ok(Some(last))
             }
             Watched::Undecided { progress, last } => Err(format!(
-                "child {pid} neither finished nor blocked within {GIVE_UP_AFTER:?}: \
-                 progress {progress:?}, last sample {last:?}"
+                "child {pid} neither finished nor blocked within {:?}: \
+                 progress {progress:?}, last sample {last:?}",
+                give_up_after()
             )),
         }
     }
@@ -178,12 +196,13 @@ impl Watched {
 pub fn watch(pid: i32, progress: impl AsFd) -> io::Result<Watched> {
     let fd = progress.as_fd();
     let start = Instant::now();
+    let give_up = give_up_after();
     let mut last_progress = Instant::now();
     let mut messages: Vec<String> = Vec::new();
     let mut partial = Vec::new();
     let mut stable: Vec<Sample> = Vec::new();
     loop {
-        if start.elapsed() > GIVE_UP_AFTER {
+        if start.elapsed() > give_up {
             let last = sample(pid, last_progress.elapsed());
             return Ok(Watched::Undecided {
                 progress: messages,

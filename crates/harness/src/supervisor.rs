@@ -133,6 +133,12 @@ pub fn run(mut cmd: Command, timeout: Duration) -> io::Result<Finished> {
         }
         let tmp = tempfile::Builder::new().prefix("repro-case-").tempdir()?;
         cmd.env("TMPDIR", tmp.path());
+        // The watchdog's deadline, so that the scenario's own give-ups
+        // scale with it (crate::hang::give_up_after, pyrepro.proc).
+        cmd.env(
+            crate::hang::DEADLINE_ENV,
+            format!("{:.3}", timeout.as_secs_f64()),
+        );
         let start = Instant::now();
         let child = cmd.spawn()?;
         now.cases.push((child.id() as i32, tmp.path().to_owned()));
@@ -497,6 +503,12 @@ mod tests {
         assert_eq!(f.exit, Exit::Code(3));
         assert_eq!((f.stdout.as_str(), f.stderr.as_str()), ("out\n", "err\n"));
         assert!(f.hung.is_empty() && f.leaked.is_empty() && !f.pipe_held_open);
+    }
+
+    #[test]
+    fn tells_the_scenario_its_deadline() {
+        let f = run(sh("echo $REPRO_DEADLINE_S"), Duration::from_millis(7500)).unwrap();
+        assert_eq!(f.stdout.trim(), "7.500");
     }
 
     #[test]

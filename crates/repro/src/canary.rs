@@ -5,13 +5,18 @@
 //! "did any bug start or stop reproducing?". The canary answers it in one
 //! exit code and three reports (`matrix.md`, `matrix.json`, `junit.xml`).
 //!
-//! * **Columns**: `rust` once; `py<version>` for each discovered interpreter
-//!   (`harness::python::discover`), run in a per-interpreter environment
-//!   with `pyrepro/requirements.txt` where its wheels exist (cached under
-//!   `target/canary-envs/`), else as it is, and the cases that need a
-//!   package report `skipped` with the reason; `emb<version>` for the
-//!   interpreter this binary embeds. Embedding other interpreters means
-//!   rebuilding with `PYO3_PYTHON` (see `ci/canary.sh`).
+//! * **Columns**: `rust` once; one per discovered interpreter
+//!   (`harness::python::discover`, plus what `make interpreters`
+//!   provisioned), labelled by implementation, version and free-threading
+//!   (`py3.14.10`, `py3.13.5t`, `pypy3.11.17`), run in a per-interpreter
+//!   environment with `pyrepro/requirements.txt` where its wheels exist
+//!   (cached under `target/canary-envs/`; a provisioned interpreter is a
+//!   virtual environment already, and is its own), else as it is, and the
+//!   cases that need a package report `skipped` with the reason;
+//!   `emb<version>` for the interpreter this binary embeds. Embedding other
+//!   interpreters means rebuilding with `PYO3_PYTHON` (see `ci/canary.sh`).
+//!   What `make interpreters` could not provision is listed in the reports,
+//!   with the reason.
 //! * **Drift**: a verdict that is not the expected one, named by kind
 //!   ([`drift`]). Skips are reported, never counted as drift.
 
@@ -139,7 +144,12 @@ fn last_line(bytes: &[u8]) -> String {
     last.unwrap_or("").trim().to_owned()
 }
 
-fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Column>, Usage> {
+/// The columns, and what `make interpreters` did not provision (`name: why`).
+fn columns(
+    root: &Path,
+    args: &CanaryArgs,
+    log: &mut dyn Write,
+) -> Result<(Vec<Column>, Vec<String>), Usage> {
     let named: Vec<PathBuf> = args
         .python
         .iter()
@@ -148,6 +158,7 @@ fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Co
     for p in &named {
         python::check(p).map_err(|e| Usage(format!("--python {e}")))?;
     }
+    let mut not_provisioned = Vec::new();
     let (found, dropped) = if args.no_discover {
         python::discover_named(&named)
     } else {
@@ -157,6 +168,11 @@ fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Co
         extra.extend(provisioned.paths.iter().cloned());
         let found = python::discover(&extra);
         let _ = writeln!(log, "{}", provisioned_summary(&provisioned));
+        not_provisioned = provisioned
+            .missing
+            .iter()
+            .map(|(name, why)| format!("{name}: {why}"))
+            .collect();
         found
     };
     let _ = writeln!(log, "interpreters: {} found", found.len());
@@ -229,7 +245,7 @@ fn columns(root: &Path, args: &CanaryArgs, log: &mut dyn Write) -> Result<Vec<Co
         },
         note: Some(format!("built for {}", pyhost::BUILT_FOR.executable)),
     });
-    Ok(cols)
+    Ok((cols, not_provisioned))
 }
 
 /// One line on what `make interpreters` provisioned, or how to get more.
@@ -270,7 +286,7 @@ pub fn exec(args: &CanaryArgs, out: &mut Out) -> Result<u8, RunError> {
     let out_dir = crate::output::out_dir(args.out.as_deref(), "canary").map_err(RunError::Usage)?;
     let root = registry::root();
     let mut log = std::io::stderr();
-    let cols = columns(&root, args, &mut log).map_err(RunError::Usage)?;
+    let (cols, not_provisioned) = columns(&root, args, &mut log).map_err(RunError::Usage)?;
     let timeout = Duration::from_secs_f64(args.timeout);
 
     let mut work = Vec::new();
@@ -314,7 +330,7 @@ pub fn exec(args: &CanaryArgs, out: &mut Out) -> Result<u8, RunError> {
         let _ = write!(log, "\r\x1b[K");
     }
     let elapsed = start.elapsed();
-    write_reports(&out_dir, &cols, &cells, elapsed).map_err(RunError::Io)?;
+    write_reports(&out_dir, &cols, &cells, &not_provisioned, elapsed).map_err(RunError::Io)?;
     summarize(out, &out_dir, &cells, elapsed)
 }
 
@@ -389,6 +405,7 @@ fn write_reports(
     dir: &Path,
     cols: &[Column],
     cells: &[Cell],
+    not_provisioned: &[String],
     elapsed: Duration,
 ) -> std::io::Result<()> {
     let json = json!({
@@ -398,6 +415,7 @@ fn write_reports(
         "columns": cols.iter().map(|c| json!({
             "label": c.label, "runtime": c.runtime, "python": c.python.interpreter.as_ref().map(|i| &i.version), "note": c.note,
         })).collect::<Vec<_>>(),
+        "not_provisioned": not_provisioned,
         "cells": cells.iter().map(|c| json!({
             "row": c.row, "column": cols[c.column].label, "drift": c.drift, "record": c.record,
         })).collect::<Vec<_>>(),
@@ -406,7 +424,14 @@ fn write_reports(
         dir.join("matrix.json"),
         serde_json::to_string_pretty(&json)? + "\n",
     )?;
-    std::fs::write(dir.join("matrix.md"), markdown(cols, cells, elapsed))?;
+    let mut md = markdown(cols, cells, elapsed);
+    if !not_provisioned.is_empty() {
+        md.push_str("\nNot provisioned by `make interpreters`:\n\n");
+        for line in not_provisioned {
+            md.push_str(&format!("- {line}\n"));
+        }
+    }
+    std::fs::write(dir.join("matrix.md"), md)?;
     std::fs::write(dir.join("junit.xml"), junit(cols, cells, elapsed))
 }
 

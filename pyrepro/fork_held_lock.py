@@ -340,9 +340,13 @@ def spawn_case(method="spawn"):
 
 def stop_forkserver():
     """Stops and reaps the forkserver process (it would outlive the case:
-    a leak the supervisor reports)."""
-    from multiprocessing import forkserver
+    a leak the supervisor reports), and runs multiprocessing's exit-time
+    clean-up now, which removes the temporary directory holding the
+    server's socket: an embedded interpreter is never finalized, so its
+    atexit hooks would not."""
+    from multiprocessing import forkserver, util
     forkserver._forkserver._stop()
+    util._run_finalizers()
 
 
 _gil_holder = {}

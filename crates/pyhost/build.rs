@@ -13,6 +13,10 @@ fn main() {
         "cargo:rustc-env=PYHOST_PYTHON_LIBDIR={}",
         config.lib_dir().unwrap_or("")
     );
+    println!(
+        "cargo:rustc-env=PYHOST_PYTHON_FREE_THREADED={}",
+        if config.is_free_threaded() { "1" } else { "" }
+    );
     // For this crate's own test binary; the `repro` binary's build script
     // adds the same rpath for itself.
     pyo3_build_config::add_libpython_rpath_link_args();

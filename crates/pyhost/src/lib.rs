@@ -40,6 +40,20 @@ pub struct BuiltFor {
     pub executable: &'static str,
     /// The directory holding its libpython (empty for a static build).
     pub lib_dir: &'static str,
+    /// A free-threaded (`Py_GIL_DISABLED`) build.
+    pub free_threaded: bool,
+}
+
+impl BuiltFor {
+    /// What expectations are keyed by, for a case that could not say it
+    /// itself (an `error` decided by the supervisor): `major.minor` only.
+    pub fn interpreter(&self) -> harness::spec::Interpreter {
+        harness::spec::Interpreter {
+            version: self.version.to_owned(),
+            implementation: "CPython".to_owned(),
+            free_threaded: self.free_threaded,
+        }
+    }
 }
 
 /// What pyo3 linked against, recorded by the build script.
@@ -47,6 +61,7 @@ pub const BUILT_FOR: BuiltFor = BuiltFor {
     version: env!("PYHOST_PYTHON_VERSION"),
     executable: env!("PYHOST_PYTHON_EXECUTABLE"),
     lib_dir: env!("PYHOST_PYTHON_LIBDIR"),
+    free_threaded: !env!("PYHOST_PYTHON_FREE_THREADED").is_empty(),
 };
 
 /// Starts the embedded interpreter the way [`BUILT_FOR`] needs, then

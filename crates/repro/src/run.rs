@@ -265,10 +265,10 @@ pub(crate) fn run_case_with(
         .python
         .as_ref()
         .map(PythonInfo::interpreter)
-        .or_else(|| {
-            py.interpreter
-                .clone()
-                .filter(|_| case.runtime == Runtime::Python)
+        .or_else(|| match case.runtime {
+            Runtime::Python => py.interpreter.clone(),
+            Runtime::Embedded => Some(pyhost::BUILT_FOR.interpreter()),
+            Runtime::Rust => None,
         });
     let expected = variant.expected(case.runtime, interpreter.as_ref());
     record.as_expected = Some(expected.is_met_by(&record));

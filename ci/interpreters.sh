@@ -19,8 +19,9 @@
 #                     /tmp and this checkout bound at their own paths, chroot
 #   bin/<name>        one wrapper per interpreter (python3.14, pypy3.11,
 #                     python3.13t, ...): runs that interpreter's virtual
-#                     environment inside its root; what `repro canary` and
-#                     `repro run --python NAME` use
+#                     environment (with pyrepro/requirements.txt) inside its
+#                     root; what `repro canary` and `repro run --python
+#                     NAME` use
 #   status.tsv        name, ok|missing, and what or why; read by the canary
 #
 # A root is built under a temporary name and renamed when complete: an
@@ -113,8 +114,17 @@ SH
   chmod +x "$cache/bin/$name"
   local seen
   if seen="$("$cache/bin/$name" -c 'import sys, platform; print(platform.python_implementation(), platform.python_version())' 2>&1)"; then
-    record "$name" ok "$seen in Debian $root ($venv)"
-    say "  $name: $seen"
+    say "  $name: $seen; pyrepro/requirements.txt into its environment"
+    # The pinned libraries (a stamp makes this quick when nothing changed);
+    # a line without a wheel there costs only the variants that need it.
+    local report missing
+    report="$("$cache/bin/$name" pyrepro/requirements.py 2>/dev/null | tail -n 1)" || report=
+    case "$report" in
+      '{"missing": []}') missing= ;;
+      '') missing="; pyrepro/requirements.py failed" ;;
+      *) missing="; not installed: $report"; say "    not installed: $report" ;;
+    esac
+    record "$name" ok "$seen in Debian $root ($venv)$missing"
   else
     rm -f "$cache/bin/$name"
     record "$name" missing "does not run in root $root: ${seen##*$'\n'}"

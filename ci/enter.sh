@@ -31,5 +31,8 @@ done
 for f in /etc/resolv.conf /etc/ssl/certs; do
   [ -e "$f" ] && [ -e "$r$f" ] && mount --bind "$f" "$r$f"
 done
-exec chroot "$r" /bin/sh -c "cd \"\$0\" && exec \"\$@\"" "$PWD" "$@"
+# chroot lives in sbin, which a non-root PATH may lack; the command keeps
+# the PATH it was given.
+c=$(PATH="$PATH:/usr/sbin:/sbin" command -v chroot) || { echo "enter: chroot not found" >&2; exit 127; }
+exec "$c" "$r" /bin/sh -c "cd \"\$0\" && exec \"\$@\"" "$PWD" "$@"
 ' enter "$root" "$project" "$@"

@@ -28,8 +28,19 @@ embed="${CANARY_EMBED-$(./target/release/repro interpreters --embeddable)}"
 for py in $embed; do
   version="$("$py" -c 'import platform; print(platform.python_version())')"
   dir="target/embed/$version"
-  echo "canary: embedded runtime built against $py ($version) in $dir" >&2
-  PYO3_PYTHON="$py" CARGO_TARGET_DIR="$dir" cargo build --release --quiet
+  # Built against the canary's environment for that interpreter (the run
+  # above made it, with pyrepro/requirements.txt), so that the embedded
+  # interpreter has the same packages as the python column; else bare.
+  base="$("$py" -c 'import sys; print(sys.base_prefix)')"
+  build_py="$py"
+  for c in target/canary-envs/"$version"-*/bin/python; do
+    if [ -x "$c" ] && [ "$("$c" -c 'import sys; print(sys.base_prefix)' 2>/dev/null)" = "$base" ]; then
+      build_py="$PWD/$c"
+      break
+    fi
+  done
+  echo "canary: embedded runtime built against $build_py ($version) in $dir" >&2
+  PYO3_PYTHON="$build_py" CARGO_TARGET_DIR="$dir" cargo build --release --quiet
   # Only the embedded column is new here; the rest is the run above.
   "$dir/release/repro" canary --no-discover --no-envs --out "target/canary/embed-$version" \
     || { s=$?; [ "$s" -gt "$status" ] && status=$s; }

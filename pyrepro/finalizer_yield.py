@@ -1,4 +1,4 @@
-"""finalizer-yield (seed 04): a finalizer run by the garbage collector switches greenlets.
+"""finalizer-yield: a finalizer run by the garbage collector switches greenlets.
 
 Symptom: a gevent service logs, now and then, ``BlockingSwitchOutError:
 Impossible to call blocking function in the event loop callback`` from deep

@@ -1,4 +1,4 @@
-"""fork-held-lock (seed 03): fork while another thread holds a lock.
+"""fork-held-lock: fork while another thread holds a lock.
 
 Symptom: a forked worker hangs forever on its first log line (or its first
 print, or its first use of some lock), while the parent carries on.
@@ -284,7 +284,7 @@ def spawned_child_work(progress):
     os.write(progress.fileno(), b"locked\n")
 
 
-def spawn_case(method="spawn"):
+def mp_case(method):
     """A multiprocessing.Process started while a thread holds LOCK, with
     the start method ``method`` (None: whatever the platform's default is)."""
     import multiprocessing
@@ -390,6 +390,6 @@ VARIANTS = {
     "broken-stdout": stdout_case,
     "fixed-atfork": lambda: lock_case(fix="atfork"),
     "fixed-order": lambda: lock_case(fix="order"),
-    "fixed-spawn": spawn_case,
-    "broken-mp-default": lambda: spawn_case(method=None),
+    "fixed-spawn": lambda: mp_case(method="spawn"),
+    "broken-mp-default": lambda: mp_case(method=None),
 }

@@ -1,4 +1,4 @@
-"""pool-worker-raise (seed 02): a pool worker's SIGTERM handler raises, and
+"""pool-worker-raise: a pool worker's SIGTERM handler raises, and
 ``pool.terminate()`` never returns.
 
 Symptom: a service terminates its ``multiprocessing.Pool`` (a client went

@@ -1,4 +1,4 @@
-"""shared-epoll (seed 01): an epoll instance created before fork() is shared.
+"""shared-epoll: an epoll instance created before fork() is shared.
 
 Symptom: tornado 4 logs ``KeyError: 16`` from ``self._handlers[fd]`` in
 ``IOLoop.start``; under asyncio there is no error, the parent's loop just

@@ -1,4 +1,4 @@
-"""signal-wakeup-fd (seed 02): a forked child's SIGTERM runs the parent's handler.
+"""signal-wakeup-fd: a forked child's SIGTERM runs the parent's handler.
 
 Symptom: an aiohttp service terminates a worker process (the client went
 away), and the whole web server shuts down. strace shows no SIGTERM to the

@@ -1,4 +1,4 @@
-"""sigterm-zombie (seed 02): a terminated worker leaves its own child behind.
+"""sigterm-zombie: a terminated worker leaves its own child behind.
 
 Symptom: a service terminates a worker process (its client went away); the
 process the worker had spawned (with pexpect, in the story) lives on, and

@@ -1,4 +1,4 @@
-//! finalizer-yield (seed 04): a finalizer run by the garbage collector
+//! finalizer-yield: a finalizer run by the garbage collector
 //! switches greenlets (gevent); a Drop re-enters its executor (Rust).
 
 use crate::util::{assert_cases_are_the_spec, evidence_list, evidence_says, run_case, spec};

@@ -1,4 +1,4 @@
-//! fork-held-lock (seed 03): fork while another thread holds a lock; the
+//! fork-held-lock: fork while another thread holds a lock; the
 //! child blocks forever. https://bugs.python.org/issue6721
 
 use crate::util::{

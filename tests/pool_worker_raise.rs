@@ -1,4 +1,4 @@
-//! pool-worker-raise (seed 02): a pool worker's SIGTERM handler raises, and
+//! pool-worker-raise: a pool worker's SIGTERM handler raises, and
 //! terminating the pool deadlocks, detected from /proc.
 //! https://github.com/python/cpython/blob/v3.13.0/Lib/multiprocessing/pool.py#L672-L678
 

@@ -1,4 +1,4 @@
-//! shared-epoll (seed 01): an epoll instance created before fork() is
+//! shared-epoll: an epoll instance created before fork() is
 //! shared with the child. https://github.com/tornadoweb/tornado/issues/2078
 
 use crate::util::{assert_cases_are_the_spec, evidence_list, evidence_says, repro, run_case, spec};

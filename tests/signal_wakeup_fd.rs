@@ -1,4 +1,4 @@
-//! signal-wakeup-fd (seed 02): a forked child's SIGTERM runs the parent's
+//! signal-wakeup-fd: a forked child's SIGTERM runs the parent's
 //! handler through the inherited wakeup fd.
 //! https://github.com/python/cpython/issues/66285
 

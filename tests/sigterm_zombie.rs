@@ -1,4 +1,4 @@
-//! sigterm-zombie (seed 02): a SIGTERMed worker leaves its own child behind,
+//! sigterm-zombie: a SIGTERMed worker leaves its own child behind,
 //! an orphan and then a zombie of a process that never waits for it.
 
 use crate::util::{alive, assert_cases_are_the_spec, child_pids, evidence_says, run_case, spec};

@@ -9,7 +9,7 @@
 //! held in the child too, by a thread that does not exist there, and nobody
 //! will ever release it. The child's first `lock()` waits forever.
 //!
-//! **Upstream.** The seed story (shared/seeds/03). CPython fixed its own
+//! **Upstream.** The story: "Don't mix threads and forks" (2011). CPython fixed its own
 //! logging locks in the child in 3.7 (bpo-6721); a plain lock cannot be fixed
 //! for you. POSIX: after a fork in a multi-threaded process the child may
 //! only call async-signal-safe functions until it execs.

@@ -38,7 +38,8 @@ pub struct Spec {
     pub id: String,
     /// One line for `repro list`.
     pub title: String,
-    /// The seed story this reproduces (a file in `shared/seeds/`).
+    /// A short name for the story this reproduces (the lesson cites it by
+    /// title).
     pub seed: String,
     /// What goes wrong, in a sentence or two.
     pub summary: String,

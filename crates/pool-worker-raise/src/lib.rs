@@ -1,7 +1,7 @@
 //! # pool-worker-raise: the worker's SIGTERM handler raises; terminate() hangs
 //!
 //! **Symptom.** A service terminates its process pool and never gets past
-//! it. In the story (seed 02), a worker's SIGTERM handler that raised an
+//! it. In the story ("Python is easy"), a worker's SIGTERM handler that raised an
 //! exception instead of calling `sys.exit()` "deadlocks the server".
 //!
 //! **Cause.** CPython's `Pool._terminate_pool` takes the task queue's reader

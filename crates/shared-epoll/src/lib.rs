@@ -15,7 +15,7 @@
 //! by default, so the fd is reported again on the very next wait, and the
 //! loop spins.
 //!
-//! **Upstream.** The seed story (shared/seeds/01), tornado issue 2078,
+//! **Upstream.** The tornado "KeyError in IOLoop" story, tornado issue 2078,
 //! `epoll(7)` NOTES: "the epoll set is shared by the parent and child".
 //!
 //! **Fix.** Create the loop, and so its epoll, after the fork, in each

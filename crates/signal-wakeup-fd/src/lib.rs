@@ -14,7 +14,7 @@
 //! into the pipe the parent's loop reads. The parent then dispatches
 //! "SIGTERM received" although it never received one.
 //!
-//! **Upstream.** The seed story (shared/seeds/02). CPython 3.12 resets the
+//! **Upstream.** The story ("Python is easy"). CPython 3.12 resets the
 //! wakeup fd in forked children from an asyncio at-fork hook (gh-66285). A
 //! native fork, like this one, never runs that hook.
 //!

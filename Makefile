@@ -1,7 +1,7 @@
 # repro: see README.md. `make demo` runs every case; `make test` is the suite.
 CARGO ?= cargo
 
-.PHONY: help setup demo test test-nonroot lint nextest bench stress canary interpreters clean
+.PHONY: help setup demo test test-nonroot lint nextest bench stress canary canary-kernels kernels interpreters clean
 
 help:
 	@echo "make setup    install what a fresh machine lacks (idempotent)"
@@ -14,6 +14,8 @@ help:
 	@echo "make stress   N full rounds of every case (N=50), every core busy; counts flips, hangs, leaks"
 	@echo "make canary   every scenario on every interpreter here; drift report"
 	@echo "make interpreters  CPython 3.14+, a free-threaded build, PyPy into target/ (root; minutes once)"
+	@echo "make kernels  Debian's 5.10, 6.1, 6.1-rt, 6.12 and 7.x kernels into target/kernels/ (KERNELS=...)"
+	@echo "make canary-kernels  the canary inside each of those kernels, in QEMU; drift report"
 
 setup:
 	@ci/setup.sh
@@ -49,3 +51,11 @@ clean:
 
 interpreters:
 	@ci/interpreters.sh
+
+# KERNELS="bookworm-6.1 ./my-bzImage:./modroot ..." (ci/kernels.sh --help).
+kernels:
+	@ci/kernels.sh $(foreach k,$(KERNELS),--kernel $(k))
+
+canary-kernels: setup kernels
+	$(CARGO) build --release --quiet
+	./target/release/repro kernels $(KERNELS_ARGS)

@@ -43,6 +43,37 @@ pub const GIVE_UP_AFTER: Duration = Duration::from_secs(5);
 /// process its watchdog's deadline, in seconds (`repro run --timeout`).
 pub const DEADLINE_ENV: &str = "REPRO_DEADLINE_S";
 
+/// The environment variable that slows every deadline down by one factor
+/// (a positive number; 1 without it): the watchdog, the give-up below (half
+/// the watchdog's, passed on in [`DEADLINE_ENV`]), the supervisor's grace
+/// for a held pipe, and `repro bench`'s targets. `repro kernels` sets it in
+/// a guest without hardware acceleration, where everything runs 6 to 20
+/// times slower: a slow platform must never turn a verdict into `hung` or
+/// `error`.
+pub const TIME_FACTOR_ENV: &str = "REPRO_TIME_FACTOR";
+
+/// The factor of [`TIME_FACTOR_ENV`].
+///
+/// # Errors
+/// A message when it is set but not a positive finite number.
+pub fn time_factor() -> Result<f64, String> {
+    match std::env::var(TIME_FACTOR_ENV) {
+        Err(_) => Ok(1.0),
+        Ok(s) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && *f > 0.0)
+            .ok_or_else(|| format!("{TIME_FACTOR_ENV}={s:?} is not a positive number")),
+    }
+}
+
+/// `d` times the time factor (1 when [`TIME_FACTOR_ENV`] is unusable:
+/// `repro` refuses to start then, see `main`).
+pub fn scaled(d: Duration) -> Duration {
+    d.mul_f64(time_factor().unwrap_or(1.0))
+}
+
 /// When a watch gives up: half the watchdog's deadline (so a slow platform
 /// given a longer `--timeout`, such as a free-threaded build under load,
 /// is watched for longer too, and the watchdog stays the outer bound);

@@ -125,6 +125,12 @@ pub struct Override {
     /// Only for free-threaded builds (`true`) or builds with a GIL (`false`).
     #[serde(default)]
     pub free_threaded: Option<bool>,
+    /// Only on kernels whose release matches this range, e.g. `>=6.6` or
+    /// `>=5.10,<6.1` (compared on `uname -r`'s numbers: `6.1.0-57-amd64` is
+    /// 6.1.0, `6.12.118+deb13-amd64` is 6.12.118). It holds for every
+    /// runtime, the rust one included.
+    #[serde(default)]
+    pub kernel: Option<String>,
     /// The verdict in that case: `misbehaved`, `behaved`, or `skipped` (the
     /// case cannot run there, e.g. an API that interpreter lacks).
     pub expect: Verdict,
@@ -227,6 +233,9 @@ impl Spec {
                 if let Some(range) = &o.python {
                     VersionRange::parse(range).map_err(|e| format!("{at}: key `python`: {e}"))?;
                 }
+                if let Some(range) = &o.kernel {
+                    VersionRange::parse(range).map_err(|e| format!("{at}: key `kernel`: {e}"))?;
+                }
             }
         }
         if self.variants.is_empty() {
@@ -286,10 +295,28 @@ impl VariantSpec {
     }
 
     /// What this variant must do on `runtime`, with `python` the interpreter
-    /// for the Python runtimes. An override keyed by the interpreter never
-    /// matches a case without one (the rust runtime).
+    /// for the Python runtimes, on the running kernel (a case runs on the
+    /// kernel of the machine that runs it: a guest's, under `repro
+    /// kernels`). An override keyed by the interpreter never matches a case
+    /// without one (the rust runtime).
     pub fn expected(&self, runtime: Runtime, python: Option<&Interpreter>) -> Expected {
+        static KERNEL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        let kernel = KERNEL.get_or_init(crate::sys::kernel_release);
+        self.expected_on(runtime, python, kernel)
+    }
+
+    /// [`Self::expected`] on the kernel of release `kernel` (`uname -r`).
+    pub fn expected_on(
+        &self,
+        runtime: Runtime,
+        python: Option<&Interpreter>,
+        kernel: &str,
+    ) -> Expected {
         let hit = self.when.iter().find(|o| {
+            let on_kernel = o
+                .kernel
+                .as_ref()
+                .is_none_or(|range| VersionRange::parse(range).is_ok_and(|r| r.contains(kernel)));
             let version = o.python.as_ref().is_none_or(|range| {
                 python.is_some_and(|p| {
                     VersionRange::parse(range).is_ok_and(|r| r.contains(&p.version))
@@ -301,7 +328,11 @@ impl VariantSpec {
             let free_threaded = o
                 .free_threaded
                 .is_none_or(|want| python.is_some_and(|p| p.free_threaded == want));
-            o.runtime.is_none_or(|r| r == runtime) && version && implementation && free_threaded
+            o.runtime.is_none_or(|r| r == runtime)
+                && version
+                && implementation
+                && free_threaded
+                && on_kernel
         });
         match hit {
             Some(o) => Expected {
@@ -539,6 +570,29 @@ about = "b"
             broken.expected(Runtime::Rust, None).symptom.as_deref(),
             Some("rust-boom")
         );
+    }
+
+    #[test]
+    fn overrides_by_kernel_range() {
+        let text = SPEC.replace(
+            "[[variant.when]]\npython = \">=3.12\"",
+            "[[variant.when]]\nkernel = \">=5.10,<6.1\"\nexpect = \"behaved\"\n\
+             because = \"a kernel change: https://git.kernel.org/linus/0123456789ab\"\n\n\
+             [[variant.when]]\npython = \">=3.12\"",
+        );
+        let spec = Spec::parse("demo.toml", &text).unwrap();
+        let broken = spec.variant("broken").unwrap();
+        let on = |kernel| broken.expected_on(Runtime::Rust, None, kernel).verdict;
+        // Every runtime, the rust one included; on uname -r's numbers.
+        assert_eq!(on("5.10.0-46-amd64"), Verdict::Behaved);
+        assert_eq!(on("6.0.19"), Verdict::Behaved);
+        assert_eq!(on("6.1.0-57-amd64"), Verdict::Misbehaved);
+        assert_eq!(on("6.12.118+deb13-amd64"), Verdict::Misbehaved);
+        assert_eq!(on("4.19.0-27-amd64"), Verdict::Misbehaved);
+        // A range that does not parse is a load error naming the key.
+        let bad = text.replace("kernel = \">=5.10,<6.1\"", "kernel = \"5.10\"");
+        let msg = Spec::parse("demo.toml", &bad).unwrap_err().to_string();
+        assert!(msg.contains("key `kernel`"), "{msg}");
     }
 
     #[test]

@@ -100,7 +100,8 @@ fn running() -> std::sync::MutexGuard<'static, Running> {
 }
 
 /// Runs `cmd` as a supervised scenario process, with `timeout` as the
-/// watchdog's deadline.
+/// watchdog's deadline, scaled by the time factor
+/// ([`crate::hang::scaled`]): the one place where it is applied.
 ///
 /// `cmd`'s stdio is replaced (stdin null, stdout and stderr captured). The
 /// caller sets the environment.
@@ -109,6 +110,7 @@ fn running() -> std::sync::MutexGuard<'static, Running> {
 /// Only if the process cannot be started or watched; everything the process
 /// itself does is reported in [`Finished`].
 pub fn run(mut cmd: Command, timeout: Duration) -> io::Result<Finished> {
+    let timeout = crate::hang::scaled(timeout);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -288,6 +290,59 @@ fn kill_everything() {
     }
     for (_, dir) in &cases {
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// A long-lived process the program owns besides its cases (a virtual
+/// machine, for `repro kernels`): alone in its process group, killed with
+/// its parent (`PR_SET_PDEATHSIG`), and registered with the interrupt
+/// clean-up like a case, which kills its group and removes its `scratch`
+/// directory. Dropping it kills the group and forgets it; the caller reaps
+/// the [`Child`] (or the drop does).
+pub struct Owned {
+    pub child: Child,
+    pgid: i32,
+}
+
+impl Owned {
+    /// Spawns `cmd` (its stdio as the caller set it) owning `scratch`.
+    ///
+    /// # Errors
+    /// If it cannot be spawned.
+    pub fn spawn(mut cmd: Command, scratch: &std::path::Path) -> io::Result<Owned> {
+        cmd.process_group(0);
+        // SAFETY: prctl is async-signal-safe and touches no memory of ours.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) == -1 {
+                    return Err(io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut now = running();
+        if now.interrupted {
+            drop(now);
+            wait_for_the_interrupt_exit();
+        }
+        let child = cmd.spawn()?;
+        let pgid = child.id() as i32;
+        now.cases.push((pgid, scratch.to_owned()));
+        Ok(Owned { child, pgid })
+    }
+
+    /// Kills its process group now (a deadline passed) and reaps it.
+    pub fn kill(&mut self) {
+        killpg(self.pgid);
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Owned {
+    fn drop(&mut self) {
+        killpg(self.pgid);
+        let _ = self.child.wait();
+        running().cases.retain(|(g, _)| *g != self.pgid);
     }
 }
 
@@ -473,7 +528,7 @@ fn drain(mut pipe: impl Read + Send + 'static) -> Drained {
 
 /// The drained output, and whether the pipe was still held open.
 fn collect(rx: Drained) -> (String, bool) {
-    match rx.recv_timeout(PIPE_GRACE) {
+    match rx.recv_timeout(crate::hang::scaled(PIPE_GRACE)) {
         Ok(Ok(buf)) => (String::from_utf8_lossy(&buf).into_owned(), false),
         Ok(Err(e)) => (format!("<unreadable: {e}>"), false),
         Err(_) => (String::new(), true),

@@ -29,10 +29,16 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Median time to a hang verdict, from the child blocking (ms).
+/// Median time to a hang verdict, from the child blocking (ms), on a
+/// platform of time factor 1 (`REPRO_TIME_FACTOR` scales it: [`target_ms`]).
 const HANG_TARGET_MS: f64 = 150.0;
-/// Median time to any other verdict (ms).
+/// Median time to any other verdict (ms), scaled the same way.
 const VERDICT_TARGET_MS: f64 = 100.0;
+
+/// A target scaled by the time factor, as every deadline is.
+fn target_ms(ms: f64) -> f64 {
+    harness::hang::scaled(Duration::from_secs_f64(ms / 1000.0)).as_secs_f64() * 1000.0
+}
 /// `cargo test`, warm build (s).
 const CARGO_TEST_TARGET_S: f64 = 15.0;
 
@@ -129,12 +135,16 @@ impl CaseBench {
         if let Some(b) = self.blocked_to_verdict {
             return Some((
                 "hang: blocked to verdict",
-                HANG_TARGET_MS,
-                b.median < HANG_TARGET_MS,
+                target_ms(HANG_TARGET_MS),
+                b.median < target_ms(HANG_TARGET_MS),
             ));
         }
         let e = self.elapsed?;
-        Some(("verdict", VERDICT_TARGET_MS, e.median < VERDICT_TARGET_MS))
+        Some((
+            "verdict",
+            target_ms(VERDICT_TARGET_MS),
+            e.median < target_ms(VERDICT_TARGET_MS),
+        ))
     }
 }
 
@@ -392,11 +402,12 @@ fn markdown(
             "\n## Hang verdicts: from the child blocking to the verdict\n\n\
              For comparison: CPython's own fork tests poll up to 7 s for a deadlock and \
              give a test 30 s before calling it hung.\n\n\
-             | case | median | p95 | target: median < {HANG_TARGET_MS:.0} |\n|---|---|---|---|\n"
+             | case | median | p95 | target: median < {:.0} |\n|---|---|---|---|\n",
+            target_ms(HANG_TARGET_MS)
         ));
         for b in hangs {
             let s = b.blocked_to_verdict.expect("filtered");
-            let mark = if s.median < HANG_TARGET_MS {
+            let mark = if s.median < target_ms(HANG_TARGET_MS) {
                 "✓"
             } else {
                 "✗"
@@ -460,7 +471,7 @@ fn json_report(
     json!({
         "runs_per_case": args.runs,
         "kernel": harness::sys::kernel_release(),
-        "targets_ms": { "hang_blocked_to_verdict": HANG_TARGET_MS, "verdict": VERDICT_TARGET_MS,
+        "targets_ms": { "hang_blocked_to_verdict": target_ms(HANG_TARGET_MS), "verdict": target_ms(VERDICT_TARGET_MS),
                         "cargo_test_s": CARGO_TEST_TARGET_S },
         "interpreters": interpreters.iter().map(|(name, path, s)| json!({
             "name": name, "path": path, "startup_ms": s.map(Stat::json),

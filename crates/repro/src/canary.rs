@@ -44,11 +44,11 @@ struct Column {
 }
 
 /// One cell: a case in a column, its record and its drift.
-struct Cell {
-    row: String,
-    column: usize,
-    record: Record,
-    drift: Option<&'static str>,
+pub(crate) struct Cell {
+    pub row: String,
+    pub column: usize,
+    pub record: Record,
+    pub drift: Option<&'static str>,
 }
 
 /// The kind of drift a record shows, or `None` when it is as expected (or
@@ -79,7 +79,10 @@ pub fn drift(r: &Record) -> Option<&'static str> {
 /// without a wheel for this interpreter does not take the others with it,
 /// and reinstalls when the requirements change), or why there is no
 /// environment at all.
-fn environment(root: &Path, found: &python::Found) -> Result<(PathBuf, Option<String>), String> {
+pub(crate) fn environment(
+    root: &Path,
+    found: &python::Found,
+) -> Result<(PathBuf, Option<String>), String> {
     if found.in_venv {
         // A virtual environment already (each interpreter `make
         // interpreters` provisions is one, inside its root): its own.
@@ -286,7 +289,20 @@ pub fn exec(args: &CanaryArgs, out: &mut Out) -> Result<u8, RunError> {
     let out_dir = crate::output::out_dir(args.out.as_deref(), "canary").map_err(RunError::Usage)?;
     let root = registry::root();
     let mut log = std::io::stderr();
-    let (cols, not_provisioned) = columns(&root, args, &mut log).map_err(RunError::Usage)?;
+    let runtimes = crate::run::runtimes(&args.runtime).map_err(RunError::Usage)?;
+    let (mut cols, not_provisioned) = if runtimes.contains(&Runtime::Python) {
+        columns(&root, args, &mut log).map_err(RunError::Usage)?
+    } else {
+        // No interpreter to find, no environment to make.
+        let no_python = CanaryArgs {
+            no_discover: true,
+            no_envs: true,
+            python: Vec::new(),
+            ..args.clone()
+        };
+        columns(&root, &no_python, &mut log).map_err(RunError::Usage)?
+    };
+    cols.retain(|c| runtimes.contains(&c.runtime));
     let timeout = Duration::from_secs_f64(args.timeout);
 
     let mut work = Vec::new();
@@ -386,7 +402,7 @@ fn summarize(
     })
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let u = nix::sys::utsname::uname().ok();
     let field = |f: fn(&nix::sys::utsname::UtsName) -> &std::ffi::OsStr| {
         u.as_ref()
@@ -432,7 +448,11 @@ fn write_reports(
         }
     }
     std::fs::write(dir.join("matrix.md"), md)?;
-    std::fs::write(dir.join("junit.xml"), junit(cols, cells, elapsed))
+    let labels: Vec<&str> = cols.iter().map(|c| c.label.as_str()).collect();
+    std::fs::write(
+        dir.join("junit.xml"),
+        junit("repro canary", &labels, cells, elapsed),
+    )
 }
 
 fn cell_text(c: &Cell) -> String {
@@ -449,12 +469,6 @@ fn cell_text(c: &Cell) -> String {
 }
 
 fn markdown(cols: &[Column], cells: &[Cell], elapsed: Duration) -> String {
-    let mut rows: Vec<&str> = Vec::new();
-    for c in cells {
-        if !rows.contains(&c.row.as_str()) {
-            rows.push(&c.row);
-        }
-    }
     let mut md = format!(
         "# repro canary\n\nKernel `{}` on {}; {} cells in {:.1} s.\n\n",
         harness::sys::kernel_release(),
@@ -462,16 +476,39 @@ fn markdown(cols: &[Column], cells: &[Cell], elapsed: Duration) -> String {
         cells.len(),
         elapsed.as_secs_f64()
     );
-    md.push_str("| scenario / variant |");
-    for c in cols {
-        md.push_str(&format!(" {} |", c.label));
+    let labels: Vec<&str> = cols.iter().map(|c| c.label.as_str()).collect();
+    md.push_str(&table("scenario / variant", &labels, cells));
+    let notes: Vec<String> = cols
+        .iter()
+        .filter_map(|c| c.note.as_ref().map(|n| format!("- `{}`: {n}", c.label)))
+        .collect();
+    if !notes.is_empty() {
+        md.push_str("\nColumns:\n\n");
+        md.push_str(&notes.join("\n"));
+        md.push('\n');
+    }
+    md
+}
+
+/// A Markdown table: one row per distinct `row` (in first-seen order), one
+/// column per label, and the legend.
+pub(crate) fn table(corner: &str, labels: &[&str], cells: &[Cell]) -> String {
+    let mut rows: Vec<&str> = Vec::new();
+    for c in cells {
+        if !rows.contains(&c.row.as_str()) {
+            rows.push(&c.row);
+        }
+    }
+    let mut md = format!("| {corner} |");
+    for l in labels {
+        md.push_str(&format!(" {l} |"));
     }
     md.push_str("\n|---|");
-    md.push_str(&"---|".repeat(cols.len()));
+    md.push_str(&"---|".repeat(labels.len()));
     md.push('\n');
     for row in rows {
         md.push_str(&format!("| {row} |"));
-        for ci in 0..cols.len() {
+        for ci in 0..labels.len() {
             let cell = cells.iter().find(|c| c.row == row && c.column == ci);
             md.push_str(&format!(" {} |", cell.map_or(String::new(), cell_text)));
         }
@@ -484,15 +521,6 @@ fn markdown(cols: &[Column], cells: &[Cell], elapsed: Duration) -> String {
          – skipped (see `matrix.json` for the reason); empty: the variant does not exist \
          for that runtime.\n",
     );
-    let notes: Vec<String> = cols
-        .iter()
-        .filter_map(|c| c.note.as_ref().map(|n| format!("- `{}`: {n}", c.label)))
-        .collect();
-    if !notes.is_empty() {
-        md.push_str("\nColumns:\n\n");
-        md.push_str(&notes.join("\n"));
-        md.push('\n');
-    }
     md
 }
 
@@ -510,7 +538,9 @@ fn xml_escape(s: &str) -> String {
         .collect()
 }
 
-fn junit(cols: &[Column], cells: &[Cell], elapsed: Duration) -> String {
+/// The JUnit XML of `cells` (one test case each, named by variant and
+/// column label), as one suite called `name`.
+pub(crate) fn junit(name: &str, labels: &[&str], cells: &[Cell], elapsed: Duration) -> String {
     let failures = cells.iter().filter(|c| c.drift.is_some()).count();
     let skipped = cells
         .iter()
@@ -518,12 +548,12 @@ fn junit(cols: &[Column], cells: &[Cell], elapsed: Duration) -> String {
         .count();
     let mut xml = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     xml.push_str(&format!(
-        "<testsuites name=\"repro canary\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
+        "<testsuites name=\"{name}\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
         cells.len(),
         elapsed.as_secs_f64()
     ));
     xml.push_str(&format!(
-        "  <testsuite name=\"repro canary\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" \
+        "  <testsuite name=\"{name}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" \
          skipped=\"{skipped}\" time=\"{:.3}\">\n",
         cells.len(),
         elapsed.as_secs_f64()
@@ -534,7 +564,7 @@ fn junit(cols: &[Column], cells: &[Cell], elapsed: Duration) -> String {
             "    <testcase classname=\"{}\" name=\"{} [{}]\" time=\"{:.3}\">",
             xml_escape(&r.scenario),
             xml_escape(&r.variant),
-            xml_escape(&cols[c.column].label),
+            xml_escape(labels[c.column]),
             r.wall_ms.unwrap_or(0.0) / 1000.0
         ));
         if let Some(kind) = c.drift {

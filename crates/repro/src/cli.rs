@@ -88,6 +88,10 @@ pub enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 10.0)]
         timeout: f64,
     },
+    /// The canary inside other Linux kernels, each booted in QEMU with this
+    /// machine's root shared (kernels from ci/kernels.sh; `make
+    /// canary-kernels` does both).
+    Kernels(KernelsArgs),
     /// List the Python interpreters found here, and why any were dropped.
     Interpreters {
         /// Only the paths of those the embedded runtime can be built against
@@ -207,7 +211,7 @@ pub struct StressArgs {
     pub out: Option<PathBuf>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct CanaryArgs {
     /// Also this interpreter (repeatable).
     #[arg(long, value_name = "PATH")]
@@ -226,6 +230,10 @@ pub struct CanaryArgs {
     #[arg(long, value_name = "ID")]
     pub scenario: Option<String>,
 
+    /// Only this runtime's columns: rust, python, embedded, or all.
+    #[arg(long, default_value = "all")]
+    pub runtime: String,
+
     /// Use this file instead of the compiled-in scenario.toml of the
     /// scenario it names (repeatable): to try an expectation change.
     #[arg(long, value_name = "FILE")]
@@ -238,4 +246,65 @@ pub struct CanaryArgs {
     /// The watchdog's deadline for each case, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     pub timeout: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct KernelsArgs {
+    /// A kernel directory ci/kernels.sh prepared (repeatable) [default:
+    /// those in target/kernels/ready].
+    #[arg(long, value_name = "DIR")]
+    pub kernel: Vec<PathBuf>,
+
+    /// Only this runtime's columns: rust, python, embedded, or all.
+    #[arg(long, default_value = "all")]
+    pub runtime: String,
+
+    /// Only this scenario.
+    #[arg(long, value_name = "ID")]
+    pub scenario: Option<String>,
+
+    /// Use this file instead of the compiled-in scenario.toml of the
+    /// scenario it names (repeatable): to try an expectation change.
+    #[arg(long, value_name = "FILE")]
+    pub scenario_toml: Vec<PathBuf>,
+
+    /// Also this interpreter inside each guest (repeatable); the default
+    /// interpreter and those `make interpreters` provisioned always run.
+    #[arg(long, value_name = "PATH")]
+    pub python: Vec<PathBuf>,
+
+    /// Leave out the interpreters `make interpreters` provisioned.
+    #[arg(long)]
+    pub no_provisioned: bool,
+
+    /// auto (KVM where a probe boots under it, else TCG), kvm, or tcg.
+    #[arg(long, default_value = "auto")]
+    pub accel: String,
+
+    /// Every deadline inside the guest is this many times longer
+    /// (REPRO_TIME_FACTOR) [default: 10 under TCG, 2 under KVM].
+    #[arg(long, value_name = "F")]
+    pub time_factor: Option<f64>,
+
+    /// The watchdog's deadline for each case, in seconds, before the time
+    /// factor.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    pub timeout: f64,
+
+    /// Each VM is killed past this many seconds, and its kernel reported
+    /// failed.
+    #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
+    pub vm_timeout: f64,
+
+    /// The guest's memory, in MiB (the guest's root is writable in RAM).
+    #[arg(long, value_name = "MIB", default_value_t = 3072)]
+    pub memory: u32,
+
+    /// Boot every kernel this many times, and count the cells that flip.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub rounds: u32,
+
+    /// Where the reports go [default: target/canary-kernels].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }

@@ -18,6 +18,7 @@ mod exit;
 mod explain;
 mod fixtures;
 mod internal;
+mod kernels;
 mod list;
 mod output;
 mod registry;
@@ -44,6 +45,12 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::COULD_NOT_RUN);
         }
     }
+    // One factor slows every deadline down (harness::hang::TIME_FACTOR_ENV):
+    // refused when unusable, rather than silently ignored.
+    if let Err(e) = harness::hang::time_factor() {
+        eprintln!("repro: error: {e}");
+        return ExitCode::from(exit::USAGE);
+    }
     let mut out = output::Out::stdout();
     let result = match &cli.command {
         Command::List { json } => list::exec(*json, &mut out),
@@ -65,6 +72,7 @@ fn main() -> ExitCode {
         Command::Stress(args) => stress::exec(args, &mut out),
         Command::Bench(args) => bench::exec(args, &mut out),
         Command::Canary(args) => canary::exec(args, &mut out),
+        Command::Kernels(args) => kernels::exec(args, &mut out),
         Command::Interpreters { embeddable } => canary::interpreters(*embeddable, &mut out),
         Command::InternalRun {
             scenario,

@@ -38,6 +38,18 @@ impl Planned<'_> {
 
 /// What to run: a scenario (or `all`), a runtime (or `all`), a variant (or
 /// `all`).
+/// `--runtime`: one runtime, or `all`.
+pub(crate) fn runtimes(arg: &str) -> Result<Vec<Runtime>, Usage> {
+    if arg == "all" {
+        return Ok(Runtime::ALL.to_vec());
+    }
+    Runtime::parse(arg).map(|r| vec![r]).ok_or_else(|| {
+        Usage(format!(
+            "unknown runtime {arg:?} (valid: rust, python, embedded, all)"
+        ))
+    })
+}
+
 pub(crate) struct Selection<'s> {
     pub scenario: &'s str,
     pub runtime: &'s str,
@@ -77,16 +89,7 @@ pub(crate) fn plan_cases<'a>(
             ))
         })?]
     };
-    let runtimes: Vec<Runtime> = if args.runtime == "all" {
-        Runtime::ALL.to_vec()
-    } else {
-        vec![Runtime::parse(args.runtime).ok_or_else(|| {
-            Usage(format!(
-                "unknown runtime {:?} (valid: rust, python, embedded, all)",
-                args.runtime
-            ))
-        })?]
-    };
+    let runtimes = runtimes(args.runtime)?;
     let mut cases = Vec::new();
     for sc in selected {
         if args.variant != "all" && sc.spec.variant(args.variant).is_none() {

@@ -78,27 +78,42 @@ apt_opts=(-o Dir::Etc::SourceList=/dev/null -o "Dir::Etc::SourceParts=$apt_dir/s
   -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
   -o Dir::State::status=/dev/null -o Acquire::Check-Valid-Until=false
   -o APT::Architecture=amd64 -o Acquire::Languages=none -o Debug::NoLocking=1)
+# Only the suites the asked lines come from (a package name or a .deb may
+# come from any).
+suites=
+for s in "${specs[@]}"; do
+  case "$s" in
+    bullseye-*|bookworm-*|trixie-*|sid-*) suite=${s%%-*} ;;
+    *) suite="bullseye bookworm trixie sid" ;;
+  esac
+  for x in $suite; do case " $suites " in *" $x "*) ;; *) suites="$suites $x" ;; esac; done
+done
+suites=${suites# }
+security_suites=$(for x in $suites; do [ "$x" = sid ] || printf '%s-security ' "$x"; done)
 apt_ready=0
 apt_update() {
   [ "$apt_ready" = 1 ] && return 0
   [ -n "$mirror" ] || die "no Debian mirror: this machine's apt sources name none; set REPRO_DEBIAN_MIRROR"
   mkdir -p "$apt_dir/sources" "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-  cat >"$apt_dir/sources/kernels.sources" <<EOF
-Types: deb
+  local sources
+  sources="Types: deb
 URIs: $mirror
-Suites: bullseye bookworm trixie sid
+Suites: $suites
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-
+"
+  [ -n "$security_suites" ] && sources="$sources
 Types: deb
 URIs: $security
-Suites: bullseye-security bookworm-security trixie-security
+Suites: ${security_suites% }
 Components: main
 Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-  # The package lists, at most once a day.
-  if [ -z "$(find "$apt_dir/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then
-    say "package lists of bullseye, bookworm, trixie, sid (about 20 s)..."
+"
+  # The package lists: again when the suites change, else at most once a day.
+  if [ "$(cat "$apt_dir/sources/kernels.sources" 2>/dev/null)" != "$(printf %s "$sources")" ] \
+      || [ -z "$(find "$apt_dir/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n 1)" ]; then
+    printf '%s' "$sources" >"$apt_dir/sources/kernels.sources"
+    say "package lists of $suites (up to 20 s)..."
     apt-get "${apt_opts[@]}" update >"$apt_dir/update.log" 2>&1 \
       || { tail -n 5 "$apt_dir/update.log" >&2; die "apt-get update failed (log: $apt_dir/update.log)"; }
   fi
@@ -115,7 +130,7 @@ busybox="$cache/busybox/bin/busybox"
 if [ ! -x "$busybox" ]; then
   apt_update
   rm -rf "$cache/busybox.partial" && mkdir -p "$cache/busybox.partial"
-  (cd "$cache/busybox.partial" && download busybox-static/bookworm \
+  (cd "$cache/busybox.partial" && download busybox-static \
     && dpkg -x busybox-static_*.deb . && rm -f ./*.deb)
   mv "$cache/busybox.partial" "$cache/busybox"
 fi
@@ -151,7 +166,7 @@ fetch_package() {
     | tr ',' '\n' | sed -n 's/^ *\(linux-\(binary\|modules\)-[^ ]*\).*/\1/p') \
     || true
   [ -n "$(apt-cache "${apt_opts[@]}" show "$pkg" 2>/dev/null | head -n 1)" ] \
-    || die "no Debian package $pkg in bullseye, bookworm, trixie or sid"
+    || die "no Debian package $pkg in $suites"
   (cd "$dir" && download "$pkg" $deps) || exit 1
   unpack "$dir"/*.deb "$dir"
   rm -f "$dir"/*.deb

@@ -25,6 +25,10 @@ mod pool_worker_raise;
 // make interpreters: its refusals, PyPy's fallbacks, the provisioned ones.
 mod interpreters;
 
+// repro kernels: a kernel booted in QEMU, its drift, its interruption; the
+// one time factor.
+mod kernels;
+
 // repro run --trace: each timeline tells its story, in every runtime.
 mod trace;
 

@@ -194,7 +194,15 @@ fn columns(
     let envs: Vec<Result<(PathBuf, Option<String>), String>> = if args.no_envs {
         found
             .iter()
-            .map(|_| Err("--no-envs: run as it is".to_owned()))
+            .map(|f| {
+                // A virtual environment is its own environment: nothing
+                // installed into it, nothing missing to report.
+                if f.in_venv {
+                    Ok((f.path.clone(), None))
+                } else {
+                    Err("--no-envs: run as it is".to_owned())
+                }
+            })
             .collect()
     } else {
         std::thread::scope(|s| {

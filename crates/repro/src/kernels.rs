@@ -400,7 +400,10 @@ fn kernels(args: &KernelsArgs, root: &Path) -> Result<Vec<Kernel>, Usage> {
 /// expectations.
 fn canary_args(args: &KernelsArgs, root: &Path, log: &mut dyn Write) -> Result<Vec<String>, Usage> {
     let runtimes = crate::run::runtimes(&args.runtime)?;
-    let mut a: Vec<String> = vec!["canary".into(), "--no-discover".into()];
+    // --no-envs: each python named below is its environment already, made
+    // (and its requirements installed) on the host: the guest has no
+    // network to install anything with.
+    let mut a: Vec<String> = vec!["canary".into(), "--no-discover".into(), "--no-envs".into()];
     a.extend(["--runtime".into(), args.runtime.clone()]);
     if let Some(s) = &args.scenario {
         a.extend(["--scenario".into(), s.clone()]);
@@ -416,8 +419,8 @@ fn canary_args(args: &KernelsArgs, root: &Path, log: &mut dyn Write) -> Result<V
     }
     // The python columns: the default interpreter in the canary's
     // environment for it (made here, on the host: the guest has no
-    // network), every interpreter `make interpreters` provisioned (each a
-    // virtual environment already), and any --python.
+    // network), with --provisioned every interpreter `make interpreters`
+    // provisioned (each a virtual environment already), and any --python.
     let mut pythons: Vec<PathBuf> = Vec::new();
     match crate::run::python_for(None, true)?.path {
         Ok(p) => match harness::python::check_full(&p) {
@@ -441,7 +444,7 @@ fn canary_args(args: &KernelsArgs, root: &Path, log: &mut dyn Write) -> Result<V
             let _ = writeln!(log, "kernels: no default python: {e}");
         }
     }
-    if !args.no_provisioned {
+    if args.provisioned {
         pythons.extend(harness::python::provisioned(root).paths);
     }
     for p in &args.python {
@@ -545,7 +548,6 @@ pub fn exec(args: &KernelsArgs, out: &mut Out) -> Result<u8, RunError> {
             } else {
                 k.release.clone()
             };
-            let _ = writeln!(log, "kernels: {label}: booting ({})...", accel.name());
             let run = run_one(
                 k, ki, round, accel, factor, args, &inner, &out_dir, deadline, &label,
             )
@@ -596,6 +598,11 @@ fn run_one(
     let _ = std::fs::remove_dir_all(&share);
     std::fs::create_dir_all(&share)?;
     write_job(&share, inner, factor)?;
+    let _ = writeln!(
+        std::io::stderr(),
+        "kernels: {label}: booting ({})...",
+        accel.name()
+    );
     let mut progress = |line: &str| {
         let _ = writeln!(std::io::stderr(), "kernels: {label}: {line}");
     };

@@ -21,8 +21,8 @@
 //! about = "the child registers its fd in the epoll it inherited"
 //!
 //! [[variant.when]]          # an override, first match wins
-//! python = ">=3.99"         # and/or: runtime = "embedded"
-//! expect = "behaved"
+//! python = ">=3.99"         # and/or: runtime = "embedded", kernel = ">=6.9",
+//! expect = "behaved"        #   implementation = "PyPy", free_threaded = true
 //! because = "what changed: https://github.com/python/cpython/issues/…"
 //! ```
 

@@ -868,3 +868,63 @@ fn summarize(
         exit::OK
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness::record::Runtime;
+
+    fn cell(verdict: Verdict, symptom: Option<&str>) -> GuestCell {
+        GuestCell {
+            row: "shared-epoll / broken".into(),
+            column: "rust".into(),
+            drift: None,
+            record: Record {
+                scenario: "shared-epoll".into(),
+                runtime: Runtime::Rust,
+                variant: "broken".into(),
+                verdict,
+                symptom: symptom.map(Into::into),
+                evidence: Vec::new(),
+                reason: None,
+                python: None,
+                kernel: "5.10.0-46-amd64".into(),
+                elapsed_ms: 1.0,
+                wall_ms: None,
+                trace: None,
+                expected: None,
+                as_expected: None,
+            },
+        }
+    }
+
+    fn run(kernel: usize, round: u32, c: GuestCell) -> Run {
+        Run {
+            kernel,
+            round,
+            boot: None,
+            uname: None,
+            cells: vec![c],
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn a_flip_is_a_change_between_rounds_of_one_kernel() {
+        let same = |k, r| run(k, r, cell(Verdict::Misbehaved, Some("unknown-fd-event")));
+        // The same verdict every round, on two kernels: no flip.
+        assert!(flips(&[same(0, 1), same(1, 1), same(0, 2), same(1, 2)]).is_empty());
+        // Another symptom in round 3 of kernel 1: one flip, named.
+        let other = run(1, 3, cell(Verdict::Misbehaved, Some("busy-loop")));
+        let f = flips(&[same(0, 1), same(1, 1), same(0, 3), same(1, 2), other]);
+        assert_eq!(
+            f,
+            [
+                "kernel #1 shared-epoll / broken [rust]: unknown-fd-event, unknown-fd-event, busy-loop"
+            ]
+        );
+        // A kernel that behaves where another misbehaves is not a flip.
+        let behaved = run(1, 1, cell(Verdict::Behaved, None));
+        assert!(flips(&[same(0, 1), behaved]).is_empty());
+    }
+}

@@ -86,11 +86,14 @@ pub struct Finished {
 struct Running {
     interrupted: bool,
     cases: Vec<(i32, PathBuf)>,
+    /// Directories to remove on an interrupt ([`Scratch`]).
+    scratch: Vec<PathBuf>,
 }
 
 static RUNNING: Mutex<Running> = Mutex::new(Running {
     interrupted: false,
     cases: Vec::new(),
+    scratch: Vec::new(),
 });
 
 fn running() -> std::sync::MutexGuard<'static, Running> {
@@ -265,10 +268,13 @@ pub fn clean_up_on_interrupt() -> io::Result<()> {
 /// re-parented here, descendants that left their group) is killed and
 /// reaped, round after round, until none is left.
 fn kill_everything() {
-    let cases = {
+    let (cases, scratch) = {
         let mut now = running();
         now.interrupted = true;
-        std::mem::take(&mut now.cases)
+        (
+            std::mem::take(&mut now.cases),
+            std::mem::take(&mut now.scratch),
+        )
     };
     for (pgid, _) in &cases {
         killpg(*pgid);
@@ -288,8 +294,50 @@ fn kill_everything() {
             }
         }
     }
-    for (_, dir) in &cases {
+    for dir in cases.iter().map(|(_, d)| d).chain(&scratch) {
         let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// If an interrupt is being cleaned up, waits for the process to exit
+/// with it (never returns then): a caller that saw its process die must not
+/// report that death as its own failure, nor race the clean-up to exit.
+pub fn park_if_interrupted() {
+    if running().interrupted {
+        wait_for_the_interrupt_exit();
+    }
+}
+
+/// A directory the interrupt clean-up removes, from the moment it is made
+/// (before any process that uses it starts: a Ctrl-C in between must not
+/// leave it) until this guard is dropped (the directory itself stays then:
+/// the caller renames or removes it).
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    /// Makes `dir` (and its parents), registered.
+    ///
+    /// # Errors
+    /// If it cannot be made.
+    pub fn create(dir: &std::path::Path) -> io::Result<Scratch> {
+        let mut now = running();
+        if now.interrupted {
+            drop(now);
+            wait_for_the_interrupt_exit();
+        }
+        std::fs::create_dir_all(dir)?;
+        now.scratch.push(dir.to_owned());
+        Ok(Scratch(dir.to_owned()))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        running().scratch.retain(|d| *d != self.0);
     }
 }
 

@@ -35,7 +35,7 @@ use crate::output::Out;
 use crate::registry;
 use crate::run::{RunError, Usage};
 use harness::record::{Record, Verdict};
-use harness::supervisor::Owned;
+use harness::supervisor::{Owned, Scratch};
 use serde_json::{Value, json};
 use std::io::{BufRead, Write};
 use std::os::fd::{AsFd, FromRawFd, OwnedFd};
@@ -211,6 +211,8 @@ fn boot(
             ));
         }
     };
+    // Killed by the Ctrl-C clean-up: that exits the process, not us.
+    harness::supervisor::park_if_interrupted();
     let mut qemu_err = String::new();
     if let Some(mut e) = vm.child.stderr.take() {
         let _ = std::io::Read::read_to_string(&mut e, &mut qemu_err);
@@ -299,16 +301,15 @@ fn kvm_works(kernel: &Kernel, out: &Path, deadline: Duration) -> (bool, String) 
     {
         return (false, "no usable /dev/kvm".into());
     }
-    let Ok(share) = tempfile::Builder::new()
-        .prefix(".kvm-probe-")
-        .tempdir_in(out)
-    else {
+    let dir = out.join(format!(".kvm-probe-{}", std::process::id()));
+    let Ok(share) = Scratch::create(&dir) else {
         return (false, "cannot make the probe's share".into());
     };
-    if std::fs::write(share.path().join("job.sh"), "true\n").is_err() {
-        return (false, "cannot write the probe's job".into());
-    }
-    match boot(kernel, Accel::Kvm, share.path(), 512, deadline, &mut |_| {}) {
+    let booted = std::fs::write(share.path().join("job.sh"), "true\n")
+        .map_err(|e| format!("cannot write the probe's job: {e}"))
+        .and_then(|()| boot(kernel, Accel::Kvm, share.path(), 512, deadline, &mut |_| {}));
+    let _ = std::fs::remove_dir_all(share.path());
+    match booted {
         Ok(b) if b.exit == Some(0) => (true, format!("a probe booted in {:.1} s", b.elapsed_s)),
         Ok(b) => (
             false,
@@ -596,7 +597,8 @@ fn run_one(
     };
     let share = out_dir.join(format!(".{name}.partial"));
     let _ = std::fs::remove_dir_all(&share);
-    std::fs::create_dir_all(&share)?;
+    // Removed by a Ctrl-C from now on, not only once QEMU runs.
+    let scratch = Scratch::create(&share)?;
     write_job(&share, inner, factor)?;
     let _ = writeln!(
         std::io::stderr(),
@@ -610,6 +612,7 @@ fn run_one(
     let final_dir = out_dir.join(&name);
     let _ = std::fs::remove_dir_all(&final_dir);
     std::fs::rename(&share, &final_dir)?;
+    drop(scratch);
     let mut run = Run {
         kernel: ki,
         round,

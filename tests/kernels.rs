@@ -74,7 +74,9 @@ fn bad_input_is_refused_before_anything_boots() {
         };
         let k = k.to_string_lossy().into_owned();
         let arg = format!("{flag}={value}");
-        let r = repro(&["kernels", "--kernel", &k, "--runtime", "rust", &arg]);
+        let out = tempfile::tempdir().unwrap();
+        let out = format!("--out={}", out.path().display());
+        let r = repro(&["kernels", "--kernel", &k, "--runtime", "rust", &out, &arg]);
         assert_eq!(r.code(), Some(2), "{}", r.show());
         assert!(r.stderr().contains(says), "{}", r.show());
     }

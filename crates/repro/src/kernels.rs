@@ -486,6 +486,16 @@ pub fn exec(args: &KernelsArgs, out: &mut Out) -> Result<u8, RunError> {
     if args.rounds == 0 {
         return Err(RunError::Usage(Usage("--rounds must be at least 1".into())));
     }
+    let accel = match args.accel.as_str() {
+        "kvm" => Some(Accel::Kvm),
+        "tcg" => Some(Accel::Tcg),
+        "auto" => None,
+        other => {
+            return Err(RunError::Usage(Usage(format!(
+                "--accel {other:?} (valid: auto, kvm, tcg)"
+            ))));
+        }
+    };
     // The selection is checked here, on the host, before any boot.
     let scenarios = registry::load_with(&args.scenario_toml)
         .map_err(|e| RunError::Usage(Usage(e.to_string())))?;
@@ -520,24 +530,15 @@ pub fn exec(args: &KernelsArgs, out: &mut Out) -> Result<u8, RunError> {
     let mut log = std::io::stderr();
     let inner = canary_args(args, &root, &mut log).map_err(RunError::Usage)?;
 
-    let accel = match args.accel.as_str() {
-        "kvm" => Accel::Kvm,
-        "tcg" => Accel::Tcg,
-        "auto" => {
-            let (works, why) = kvm_works(&kernels[0], &out_dir, Duration::from_secs(30));
-            let _ = writeln!(
-                log,
-                "kernels: acceleration: {} ({why})",
-                if works { "KVM" } else { "TCG, software" }
-            );
-            if works { Accel::Kvm } else { Accel::Tcg }
-        }
-        other => {
-            return Err(RunError::Usage(Usage(format!(
-                "--accel {other:?} (valid: auto, kvm, tcg)"
-            ))));
-        }
-    };
+    let accel = accel.unwrap_or_else(|| {
+        let (works, why) = kvm_works(&kernels[0], &out_dir, Duration::from_secs(30));
+        let _ = writeln!(
+            log,
+            "kernels: acceleration: {} ({why})",
+            if works { "KVM" } else { "TCG, software" }
+        );
+        if works { Accel::Kvm } else { Accel::Tcg }
+    });
     let factor = args.time_factor.unwrap_or(accel.time_factor());
     let deadline = Duration::from_secs_f64(args.vm_timeout);
 

@@ -274,7 +274,7 @@ pub struct KernelsArgs {
     pub python: Vec<PathBuf>,
 
     /// Also every interpreter `make interpreters` provisioned (CPython
-    /// 3.14+, 3.13t, PyPy): about 3 times the cost of a kernel under TCG.
+    /// 3.14+, 3.13t, PyPy): at least 3 times the cost of a kernel under TCG.
     #[arg(long)]
     pub provisioned: bool,
 

@@ -353,7 +353,7 @@ _gil_holder = {}
 
 
 def start_gil_holder(go_fd, holding_fd):
-    """For the embedded native-fork variants (crates/fork-held-lock/src/
+    """For the embedded native-fork variants (crates/corpus/fork-held-lock/
     native.rs): a thread that waits for ``go``, then takes the GIL, writes
     one byte to ``holding_fd`` *with the GIL held* (ctypes.PyDLL calls do
     not release it), and spins, keeping the GIL for as long as no other

@@ -33,7 +33,7 @@ fn changed_expectation_is_drift_named_exactly_on_a_copy() {
     // runtime only: `fixed` must now "misbehave" there.
     let real = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/crates/shared-epoll/scenario.toml"
+        "/crates/corpus/shared-epoll/scenario.toml"
     );
     let text = std::fs::read_to_string(real).unwrap();
     let anchor = "about = \"the child creates its own loop after the fork\"\n";
@@ -42,7 +42,7 @@ fn changed_expectation_is_drift_named_exactly_on_a_copy() {
         anchor,
         &format!(
             "{anchor}\n[[variant.when]]\nruntime = \"python\"\nexpect = \"misbehaved\"\n\
-             symptom = \"unknown-fd-event\"\nbecause = \"a test: https://example.org/drift\"\n"
+             symptom = \"unknown-fd-event\"\nbecause = \"a test: https://github.com/python/cpython/issues/66285\"\n"
         ),
     );
     let copy = dir.path().join("scenario.toml");

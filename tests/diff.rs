@@ -1,16 +1,15 @@
 //! `repro diff`: every fix of every scenario, as a diff extracted from the
 //! real source, in each runtime.
 
-use crate::util::{repro, spec};
+use crate::util::{each_scenario, repro, spec};
 use harness::record::Runtime;
-use rstest::rstest;
 
-#[rstest]
-#[case::shared_epoll("shared-epoll")]
-#[case::signal_wakeup_fd("signal-wakeup-fd")]
-#[case::fork_held_lock("fork-held-lock")]
-#[case::finalizer_yield("finalizer-yield")]
-fn every_fix_has_a_diff_that_shows_it(#[case] id: &str) {
+#[test]
+fn every_fix_has_a_diff_that_shows_it() {
+    each_scenario(fixes_have_diffs);
+}
+
+fn fixes_have_diffs(id: &str) {
     let spec = spec(id);
     for rt in Runtime::ALL {
         for v in spec.variants_for(rt).filter(|v| v.id.starts_with("fixed")) {

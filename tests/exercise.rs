@@ -2,9 +2,8 @@
 //! real one: unmodified, it is still broken; fixed, it passes; "fixed" by
 //! removing what shows the bug (the fork, the collection), it is refused.
 
-use crate::util::{Ran, repro, spec};
+use crate::util::{Ran, each_scenario, repro, spec};
 use harness::record::Verdict;
-use rstest::rstest;
 use std::path::Path;
 
 fn check(id: &str, dir: &Path) -> Ran {
@@ -18,42 +17,18 @@ fn edit(file: &Path, from: &str, to: &str) {
     std::fs::write(file, text.replacen(from, to, 1)).unwrap();
 }
 
-#[rstest]
-#[case::shared_epoll(
-    "shared-epoll",
-    "shared_epoll.py",
-    "if fixed:\n            # FIX: the child creates its own loop",
-    "if True:\n            # FIX: the child creates its own loop",
-    "def tornado_shape(fixed):\n    obs = Observation()"
-)]
-#[case::signal_wakeup_fd(
-    "signal-wakeup-fd",
-    "signal_wakeup_fd.py",
-    "\"broken\": lambda: asyncio_case(\"fork\", own_handler=True, fix=False)",
-    "\"broken\": lambda: asyncio_case(\"fork\", own_handler=True, fix=True)",
-    "def asyncio_case(start_method, own_handler, fix):\n    import asyncio"
-)]
-#[case::fork_held_lock(
-    "fork-held-lock",
-    "fork_held_lock.py",
-    "\"broken\": lambda: lock_case(fix=None)",
-    "\"broken\": lambda: lock_case(fix=\"order\")",
-    "def lock_case(fix):\n    obs = Observation()"
-)]
-#[case::finalizer_yield(
-    "finalizer-yield",
-    "finalizer_yield.py",
-    "\"broken\": lambda: hub_case(fix=False)",
-    "\"broken\": lambda: hub_case(fix=True)",
-    "def hub_case(fix):\n    import gevent"
-)]
-fn unmodified_fixed_and_cheating_copies(
-    #[case] id: &str,
-    #[case] module: &str,
-    #[case] bug: &str,
-    #[case] fix: &str,
-    #[case] cheat_at: &str,
-) {
+#[test]
+fn unmodified_fixed_and_cheating_copies() {
+    each_scenario(|id| {
+        let exercise = spec(id)
+            .exercise
+            .unwrap_or_else(|| panic!("{id}: no [exercise] in its scenario.toml"));
+        exercise_is_judged_by_its_verdict(id, &exercise);
+    });
+}
+
+fn exercise_is_judged_by_its_verdict(id: &str, exercise: &harness::spec::ExerciseSpec) {
+    let (module, answer) = (exercise.module.as_str(), &exercise.answer);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ex");
     let ran = repro(&["exercise", id, dir.to_str().unwrap()]);
@@ -82,7 +57,7 @@ fn unmodified_fixed_and_cheating_copies(
     }
 
     // Fixed the right way: passes.
-    edit(&file, bug, fix);
+    edit(&file, &answer.from, &answer.to);
     let ran = check(id, &dir);
     assert_eq!(ran.code(), Some(0), "{}", ran.show());
     assert!(
@@ -99,10 +74,21 @@ fn unmodified_fixed_and_cheating_copies(
         &file,
     )
     .unwrap();
-    let early_return = format!(
-        "{cheat_at}\n    return __import__('pyrepro.record').record.Observation().note('no bug here')"
+    // The broken variant's entry in VARIANTS returns at once, with nothing
+    // observed.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let entry = text
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with(&format!("{:?}:", exercise.variant))
+        })
+        .unwrap_or_else(|| panic!("{id}: no {:?} entry in {module}", exercise.variant));
+    let fake = format!(
+        "    {:?}: lambda: __import__('pyrepro.record').record.Observation().note('no bug here'),",
+        exercise.variant
     );
-    edit(&file, cheat_at, &early_return);
+    edit(&file, entry, &fake);
     let ran = check(id, &dir);
     assert_eq!(ran.code(), Some(1), "{}", ran.show());
     assert!(ran.stdout().contains("not a fix"), "{}", ran.show());

@@ -1,30 +1,10 @@
 //! finalizer-yield: a finalizer run by the garbage collector
 //! switches greenlets (gevent); a Drop re-enters its executor (Rust).
 
-use crate::util::{assert_cases_are_the_spec, evidence_list, evidence_says, run_case, spec};
+use crate::util::{evidence_list, evidence_says, spec};
 use harness::record::Verdict;
-use rstest::rstest;
 
 const ID: &str = "finalizer-yield";
-
-const CASES: &[(&str, &str)] = &[
-    ("rust", "broken"),
-    ("rust", "broken-abort"),
-    ("rust", "fixed"),
-    ("python", "broken"),
-    ("python", "broken-syslog"),
-    ("python", "broken-greenlet"),
-    ("python", "fixed"),
-    ("embedded", "broken"),
-    ("embedded", "broken-syslog"),
-    ("embedded", "broken-greenlet"),
-    ("embedded", "fixed"),
-];
-
-#[test]
-fn the_test_matrix_is_the_spec_matrix() {
-    assert_cases_are_the_spec(ID, CASES);
-}
 
 /// The strings of an evidence list, by key.
 fn strings(r: &harness::record::Record, key: &str) -> Vec<String> {
@@ -37,101 +17,92 @@ fn strings(r: &harness::record::Record, key: &str) -> Vec<String> {
         .collect()
 }
 
-#[rstest]
-#[case::rust_broken("rust", "broken")]
-#[case::rust_broken_abort("rust", "broken-abort")]
-#[case::rust_fixed("rust", "fixed")]
-#[case::python_broken("python", "broken")]
-#[case::python_broken_syslog("python", "broken-syslog")]
-#[case::python_broken_greenlet("python", "broken-greenlet")]
-#[case::python_fixed("python", "fixed")]
-#[case::embedded_broken("embedded", "broken")]
-#[case::embedded_broken_syslog("embedded", "broken-syslog")]
-#[case::embedded_broken_greenlet("embedded", "broken-greenlet")]
-#[case::embedded_fixed("embedded", "fixed")]
-fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
-    let (ran, r) = run_case(ID, runtime, variant, &[]);
-    let show = ran.show();
-    let want = spec(ID)
-        .variant(variant)
-        .unwrap()
-        .expected(r.runtime, r.interpreter().as_ref());
-    // gevent comes with `make setup` (.venv): never a skip here.
-    assert_ne!(r.verdict, Verdict::Skipped, "is .venv set up?{show}");
-    assert_eq!(
-        (r.verdict, &r.symptom),
-        (want.verdict, &want.symptom),
-        "{show}"
-    );
-    assert_eq!(r.as_expected, Some(true), "{show}");
-    assert_eq!(ran.code(), Some(0), "{show}");
-    if variant != "broken-abort" {
-        crate::util::assert_trace(&r); // (an aborted process records nothing)
-    }
-    match (runtime, variant) {
-        ("rust", "broken") => {
-            assert!(
-                evidence_says(&r, "cannot execute `LocalPool` executor"),
-                "{show}"
-            );
-            assert!(evidence_list(&r, "records_written").is_empty(), "{show}");
+#[test]
+fn every_case_verdict_symptom_and_evidence() {
+    crate::util::each_case(ID, |ran, r| {
+        let (runtime, variant) = (r.runtime.as_str(), r.variant.as_str());
+        let show = ran.show();
+        let want = spec(ID)
+            .variant(variant)
+            .unwrap()
+            .expected(r.runtime, r.interpreter().as_ref());
+        // gevent comes with `make setup` (.venv): never a skip here.
+        assert_ne!(r.verdict, Verdict::Skipped, "is .venv set up?{show}");
+        assert_eq!(
+            (r.verdict, &r.symptom),
+            (want.verdict, &want.symptom),
+            "{show}"
+        );
+        assert_eq!(r.as_expected, Some(true), "{show}");
+        assert_eq!(ran.code(), Some(0), "{show}");
+        if variant != "broken-abort" {
+            crate::util::assert_trace(r); // (an aborted process records nothing)
         }
-        ("rust", "broken-abort") => {
-            assert_eq!(r.reason.as_deref(), Some("killed by SIGABRT"), "{show}");
-            let stderr = r
-                .evidence
-                .iter()
-                .find_map(|e| e.get("stderr")?.as_str())
-                .unwrap();
-            assert!(
-                stderr.contains("panic in a destructor during cleanup"),
-                "{show}"
-            );
+        match (runtime, variant) {
+            ("rust", "broken") => {
+                assert!(
+                    evidence_says(r, "cannot execute `LocalPool` executor"),
+                    "{show}"
+                );
+                assert!(evidence_list(r, "records_written").is_empty(), "{show}");
+            }
+            ("rust", "broken-abort") => {
+                assert_eq!(r.reason.as_deref(), Some("killed by SIGABRT"), "{show}");
+                let stderr = r
+                    .evidence
+                    .iter()
+                    .find_map(|e| e.get("stderr")?.as_str())
+                    .unwrap();
+                assert!(
+                    stderr.contains("panic in a destructor during cleanup"),
+                    "{show}"
+                );
+            }
+            ("rust", "fixed") => {
+                assert_eq!(
+                    strings(r, "records_written"),
+                    ["connection closed"],
+                    "{show}"
+                );
+            }
+            (_, "broken") => {
+                assert_eq!(strings(r, "finalizer_ran_in"), ["hub"], "{show}");
+                assert!(
+                    evidence_says(
+                        r,
+                        "BlockingSwitchOutError: Impossible to call blocking function"
+                    ),
+                    "{show}"
+                );
+                assert!(
+                    strings(r, "records_sent").is_empty(),
+                    "the record is lost{show}"
+                );
+            }
+            (_, "broken-syslog") => {
+                assert!(
+                    evidence_says(
+                        r,
+                        "SysLogHandler.emit('node collected') failed: BlockingSwitchOutError"
+                    ),
+                    "{show}"
+                );
+                assert!(evidence_says(r, "never reached syslog"), "{show}");
+            }
+            (_, "broken-greenlet") => {
+                let order = strings(r, "order");
+                let at = |s: &str| order.iter().position(|o| o == s).unwrap();
+                let b = at("B: runs");
+                assert!(
+                    at("A: gc.collect() start") < b && b < at("A: gc.collect() end"),
+                    "{show}"
+                );
+            }
+            (_, "fixed") => {
+                assert_eq!(strings(r, "finalizer_ran_in"), ["hub"], "{show}");
+                assert_eq!(strings(r, "records_sent"), ["node collected"], "{show}");
+            }
+            other => panic!("no evidence check for {other:?}"),
         }
-        ("rust", "fixed") => {
-            assert_eq!(
-                strings(&r, "records_written"),
-                ["connection closed"],
-                "{show}"
-            );
-        }
-        (_, "broken") => {
-            assert_eq!(strings(&r, "finalizer_ran_in"), ["hub"], "{show}");
-            assert!(
-                evidence_says(
-                    &r,
-                    "BlockingSwitchOutError: Impossible to call blocking function"
-                ),
-                "{show}"
-            );
-            assert!(
-                strings(&r, "records_sent").is_empty(),
-                "the record is lost{show}"
-            );
-        }
-        (_, "broken-syslog") => {
-            assert!(
-                evidence_says(
-                    &r,
-                    "SysLogHandler.emit('node collected') failed: BlockingSwitchOutError"
-                ),
-                "{show}"
-            );
-            assert!(evidence_says(&r, "never reached syslog"), "{show}");
-        }
-        (_, "broken-greenlet") => {
-            let order = strings(&r, "order");
-            let at = |s: &str| order.iter().position(|o| o == s).unwrap();
-            let b = at("B: runs");
-            assert!(
-                at("A: gc.collect() start") < b && b < at("A: gc.collect() end"),
-                "{show}"
-            );
-        }
-        (_, "fixed") => {
-            assert_eq!(strings(&r, "finalizer_ran_in"), ["hub"], "{show}");
-            assert_eq!(strings(&r, "records_sent"), ["node collected"], "{show}");
-        }
-        other => panic!("no evidence check for {other:?}"),
-    }
+    });
 }

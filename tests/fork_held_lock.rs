@@ -1,43 +1,11 @@
 //! fork-held-lock: fork while another thread holds a lock; the
 //! child blocks forever. https://bugs.python.org/issue6721
 
-use crate::util::{
-    alive, assert_cases_are_the_spec, child_pids, evidence_says, on_each_expectation, run_case,
-    spec,
-};
+use crate::util::{alive, child_pids, evidence_says, on_each_expectation, spec};
 use harness::record::{Record, Runtime, Verdict};
 use harness::spec::parse_version;
-use rstest::rstest;
 
 const ID: &str = "fork-held-lock";
-
-const CASES: &[(&str, &str)] = &[
-    ("rust", "broken"),
-    ("rust", "fixed-atfork"),
-    ("rust", "fixed-order"),
-    ("rust", "fixed-exec"),
-    ("python", "broken"),
-    ("python", "broken-logging"),
-    ("python", "broken-stdout"),
-    ("python", "fixed-atfork"),
-    ("python", "fixed-order"),
-    ("python", "fixed-spawn"),
-    ("python", "broken-mp-default"),
-    ("embedded", "broken"),
-    ("embedded", "broken-logging"),
-    ("embedded", "broken-stdout"),
-    ("embedded", "fixed-atfork"),
-    ("embedded", "fixed-order"),
-    ("embedded", "fixed-spawn"),
-    ("embedded", "broken-mp-default"),
-    ("embedded", "broken-native-fork"),
-    ("embedded", "fixed-native-fork"),
-];
-
-#[test]
-fn the_test_matrix_is_the_spec_matrix() {
-    assert_cases_are_the_spec(ID, CASES);
-}
 
 fn progress(r: &Record) -> Vec<String> {
     r.evidence
@@ -136,32 +104,14 @@ fn assert_expected_with_evidence(variant: &str, r: &Record, show: &str) {
     }
 }
 
-#[rstest]
-#[case::rust_broken("rust", "broken")]
-#[case::rust_fixed_atfork("rust", "fixed-atfork")]
-#[case::rust_fixed_order("rust", "fixed-order")]
-#[case::rust_fixed_exec("rust", "fixed-exec")]
-#[case::python_broken("python", "broken")]
-#[case::python_broken_logging("python", "broken-logging")]
-#[case::python_broken_stdout("python", "broken-stdout")]
-#[case::python_fixed_atfork("python", "fixed-atfork")]
-#[case::python_fixed_order("python", "fixed-order")]
-#[case::python_fixed_spawn("python", "fixed-spawn")]
-#[case::python_broken_mp_default("python", "broken-mp-default")]
-#[case::embedded_broken("embedded", "broken")]
-#[case::embedded_broken_logging("embedded", "broken-logging")]
-#[case::embedded_broken_stdout("embedded", "broken-stdout")]
-#[case::embedded_fixed_atfork("embedded", "fixed-atfork")]
-#[case::embedded_fixed_order("embedded", "fixed-order")]
-#[case::embedded_fixed_spawn("embedded", "fixed-spawn")]
-#[case::embedded_broken_mp_default("embedded", "broken-mp-default")]
-#[case::embedded_broken_native_fork("embedded", "broken-native-fork")]
-#[case::embedded_fixed_native_fork("embedded", "fixed-native-fork")]
-fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
-    let (ran, r) = run_case(ID, runtime, variant, &[]);
-    assert_eq!(ran.code(), Some(0), "{}", ran.show());
-    assert_expected_with_evidence(variant, &r, &ran.show());
-    crate::util::assert_trace(&r);
+#[test]
+fn every_case_verdict_symptom_and_evidence() {
+    crate::util::each_case(ID, |ran, r| {
+        let variant = r.variant.as_str();
+        assert_eq!(ran.code(), Some(0), "{}", ran.show());
+        assert_expected_with_evidence(variant, r, &ran.show());
+        crate::util::assert_trace(r);
+    });
 }
 
 /// Each expectation scenario.toml gives by version, on an interpreter here

@@ -223,7 +223,8 @@ fn a_kernel_keyed_expectation_changed_on_purpose_is_exactly_the_drift() {
     // to misbehave on exactly the guest's kernel line (never the host's,
     // unless they are the same line).
     let toml =
-        std::fs::read_to_string(Path::new(ROOT).join("crates/shared-epoll/scenario.toml")).unwrap();
+        std::fs::read_to_string(Path::new(ROOT).join("crates/corpus/shared-epoll/scenario.toml"))
+            .unwrap();
     let fixed = "id = \"fixed\"";
     let at = toml.find(fixed).expect("a fixed variant");
     let next = toml[at..]
@@ -232,7 +233,7 @@ fn a_kernel_keyed_expectation_changed_on_purpose_is_exactly_the_drift() {
     let changed = format!(
         "{}\n[[variant.when]]\nkernel = \"=={major}.{minor}\"\nexpect = \"misbehaved\"\n\
          symptom = \"unknown-fd-event\"\nbecause = \"on purpose, for a test: \
-         https://git.kernel.org/pub/scm/linux/kernel/git/torvalds/linux.git\"\n\n{}",
+         https://git.kernel.org/linus/0123456789ab\"\n\n{}",
         toml[..next].trim_end(),
         &toml[next..]
     );

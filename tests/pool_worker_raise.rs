@@ -2,30 +2,10 @@
 //! terminating the pool deadlocks, detected from /proc.
 //! https://github.com/python/cpython/blob/v3.13.0/Lib/multiprocessing/pool.py#L672-L678
 
-use crate::util::{
-    alive, assert_cases_are_the_spec, child_pids, evidence_says, on_each_expectation, run_case,
-    spec,
-};
+use crate::util::{alive, child_pids, evidence_says, on_each_expectation, spec};
 use harness::record::{Record, Runtime, Verdict};
-use rstest::rstest;
 
 const ID: &str = "pool-worker-raise";
-
-const CASES: &[(&str, &str)] = &[
-    ("rust", "broken"),
-    ("rust", "fixed"),
-    ("python", "broken"),
-    ("python", "fixed"),
-    ("python", "fixed-keyboardinterrupt"),
-    ("embedded", "broken"),
-    ("embedded", "fixed"),
-    ("embedded", "fixed-keyboardinterrupt"),
-];
-
-#[test]
-fn the_test_matrix_is_the_spec_matrix() {
-    assert_cases_are_the_spec(ID, CASES);
-}
 
 fn assert_evidence(r: &Record, show: &str) {
     let want = spec(ID)
@@ -71,20 +51,13 @@ fn assert_evidence(r: &Record, show: &str) {
     }
 }
 
-#[rstest]
-#[case::rust_broken("rust", "broken")]
-#[case::rust_fixed("rust", "fixed")]
-#[case::python_broken("python", "broken")]
-#[case::python_fixed("python", "fixed")]
-#[case::python_fixed_keyboardinterrupt("python", "fixed-keyboardinterrupt")]
-#[case::embedded_broken("embedded", "broken")]
-#[case::embedded_fixed("embedded", "fixed")]
-#[case::embedded_fixed_keyboardinterrupt("embedded", "fixed-keyboardinterrupt")]
-fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
-    let (ran, r) = run_case(ID, runtime, variant, &[]);
-    assert_eq!(ran.code(), Some(0), "{}", ran.show());
-    assert_evidence(&r, &ran.show());
-    crate::util::assert_trace(&r);
+#[test]
+fn every_case_verdict_symptom_and_evidence() {
+    crate::util::each_case(ID, |ran, r| {
+        assert_eq!(ran.code(), Some(0), "{}", ran.show());
+        assert_evidence(r, &ran.show());
+        crate::util::assert_trace(r);
+    });
 }
 
 #[test]

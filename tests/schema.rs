@@ -28,7 +28,7 @@ fn pyrepro_variants_are_the_specs_python_variants() {
     let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/crates/shared-epoll/scenario.toml"
+        "/crates/corpus/shared-epoll/scenario.toml"
     );
     let spec = Spec::parse(path, &std::fs::read_to_string(path).unwrap()).unwrap();
     let from_spec: Vec<&str> = spec

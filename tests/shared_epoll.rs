@@ -1,137 +1,95 @@
 //! shared-epoll: an epoll instance created before fork() is
 //! shared with the child. https://github.com/tornadoweb/tornado/issues/2078
 
-use crate::util::{assert_cases_are_the_spec, evidence_list, evidence_says, repro, run_case, spec};
+use crate::util::{evidence_list, evidence_says, repro, spec};
 use harness::record::{Runtime, Verdict};
-use rstest::rstest;
 
 /// Every case below, and nothing else, is in scenario.toml: a variant added
 /// there without a test here fails.
-const CASES: &[(&str, &str)] = &[
-    ("rust", "broken"),
-    ("rust", "fixed"),
-    ("python", "broken"),
-    ("python", "fixed"),
-    ("python", "broken-asyncio"),
-    ("python", "fixed-asyncio"),
-    ("embedded", "broken"),
-    ("embedded", "fixed"),
-    ("embedded", "broken-asyncio"),
-    ("embedded", "fixed-asyncio"),
-    ("python", "broken-tornado"),
-    ("python", "fixed-tornado"),
-    ("embedded", "broken-tornado"),
-    ("embedded", "fixed-tornado"),
-    ("python", "broken-tornado6"),
-    ("python", "fixed-tornado6"),
-    ("embedded", "broken-tornado6"),
-    ("embedded", "fixed-tornado6"),
-];
 
 #[test]
-fn the_test_matrix_is_the_spec_matrix() {
-    assert_cases_are_the_spec("shared-epoll", CASES);
-}
+fn every_case_verdict_symptom_and_evidence() {
+    crate::util::each_case("shared-epoll", |ran, r| {
+        let (runtime, variant) = (r.runtime.as_str(), r.variant.as_str());
+        let show = ran.show();
+        let want = spec("shared-epoll").variant(variant).unwrap().expect;
+        crate::util::assert_trace(r);
 
-#[rstest]
-#[case::rust_broken("rust", "broken")]
-#[case::rust_fixed("rust", "fixed")]
-#[case::python_broken("python", "broken")]
-#[case::python_fixed("python", "fixed")]
-#[case::python_broken_asyncio("python", "broken-asyncio")]
-#[case::python_fixed_asyncio("python", "fixed-asyncio")]
-#[case::embedded_broken("embedded", "broken")]
-#[case::embedded_fixed("embedded", "fixed")]
-#[case::embedded_broken_asyncio("embedded", "broken-asyncio")]
-#[case::embedded_fixed_asyncio("embedded", "fixed-asyncio")]
-#[case::python_broken_tornado("python", "broken-tornado")]
-#[case::python_fixed_tornado("python", "fixed-tornado")]
-#[case::embedded_broken_tornado("embedded", "broken-tornado")]
-#[case::embedded_fixed_tornado("embedded", "fixed-tornado")]
-#[case::python_broken_tornado6("python", "broken-tornado6")]
-#[case::python_fixed_tornado6("python", "fixed-tornado6")]
-#[case::embedded_broken_tornado6("embedded", "broken-tornado6")]
-#[case::embedded_fixed_tornado6("embedded", "fixed-tornado6")]
-fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
-    let (ran, r) = run_case("shared-epoll", runtime, variant, &[]);
-    let show = ran.show();
-    let want = spec("shared-epoll").variant(variant).unwrap().expect;
-    crate::util::assert_trace(&r);
+        // The verdict the scenario observed, and what scenario.toml expects.
+        assert_eq!(r.verdict, want, "{show}");
+        assert_eq!(r.as_expected, Some(true), "{show}");
+        assert_eq!(ran.code(), Some(0), "{show}");
+        assert_eq!(r.runtime.as_str(), runtime);
+        assert_eq!(r.variant, variant);
 
-    // The verdict the scenario observed, and what scenario.toml expects.
-    assert_eq!(r.verdict, want, "{show}");
-    assert_eq!(r.as_expected, Some(true), "{show}");
-    assert_eq!(ran.code(), Some(0), "{show}");
-    assert_eq!(r.runtime.as_str(), runtime);
-    assert_eq!(r.variant, variant);
-
-    // The evidence: what the parent's epoll holds beyond what it registered.
-    let registered = evidence_list(&r, "parent_registered_fds");
-    let tfds = evidence_list(&r, "parent_epoll_fdinfo_tfds");
-    let foreign: Vec<i64> = tfds
-        .iter()
-        .copied()
-        .filter(|t| !registered.contains(t))
-        .collect();
-    assert!(registered.iter().all(|fd| tfds.contains(fd)), "{show}");
-    // asyncio inside (asyncio itself, tornado 6): the loop spins.
-    let asyncio_inside = variant.ends_with("asyncio") || variant.ends_with("tornado6");
-    match (want, asyncio_inside) {
-        (Verdict::Misbehaved, false) => {
-            assert_eq!(r.symptom.as_deref(), Some("unknown-fd-event"), "{show}");
-            assert_eq!(
-                foreign.len(),
-                1,
-                "the child's fd in the parent's epoll{show}"
-            );
-            let fd = foreign[0];
-            let said = if variant.ends_with("tornado") {
-                // tornado 4's own log line, as in the story.
-                format!("tornado logged 'Exception in callback None': KeyError: {fd}")
-            } else {
-                format!("returned fd {fd}, which has no handler")
-            };
-            assert!(evidence_says(&r, &said), "{show}");
+        // The evidence: what the parent's epoll holds beyond what it registered.
+        let registered = evidence_list(r, "parent_registered_fds");
+        let tfds = evidence_list(r, "parent_epoll_fdinfo_tfds");
+        let foreign: Vec<i64> = tfds
+            .iter()
+            .copied()
+            .filter(|t| !registered.contains(t))
+            .collect();
+        assert!(registered.iter().all(|fd| tfds.contains(fd)), "{show}");
+        // asyncio inside (asyncio itself, tornado 6): the loop spins.
+        let asyncio_inside = variant.ends_with("asyncio") || variant.ends_with("tornado6");
+        match (want, asyncio_inside) {
+            (Verdict::Misbehaved, false) => {
+                assert_eq!(r.symptom.as_deref(), Some("unknown-fd-event"), "{show}");
+                assert_eq!(
+                    foreign.len(),
+                    1,
+                    "the child's fd in the parent's epoll{show}"
+                );
+                let fd = foreign[0];
+                let said = if variant.ends_with("tornado") {
+                    // tornado 4's own log line, as in the story.
+                    format!("tornado logged 'Exception in callback None': KeyError: {fd}")
+                } else {
+                    format!("returned fd {fd}, which has no handler")
+                };
+                assert!(evidence_says(r, &said), "{show}");
+            }
+            (Verdict::Misbehaved, true) => {
+                assert_eq!(r.symptom.as_deref(), Some("busy-loop"), "{show}");
+                assert_eq!(foreign.len(), 1, "{show}");
+                assert!(evidence_says(r, "woke up 50 times"), "{show}");
+                assert!(evidence_says(r, &format!("[{}]", foreign[0])), "{show}");
+                if variant.ends_with("tornado6") {
+                    // The CPU it burned for nothing, as a user would see it.
+                    let cpu = r.evidence.iter().find_map(|e| e["parent_cpu_ms"].as_f64());
+                    assert!(cpu.is_some_and(|ms| ms > 0.0), "{show}");
+                    assert!(evidence_says(r, "on CPU"), "{show}");
+                }
+            }
+            (Verdict::Behaved, _) => {
+                assert_eq!(r.symptom, None, "{show}");
+                assert!(foreign.is_empty(), "only the parent's own fds{show}");
+            }
+            (other, _) => panic!("unexpected expectation {other}"),
         }
-        (Verdict::Misbehaved, true) => {
-            assert_eq!(r.symptom.as_deref(), Some("busy-loop"), "{show}");
-            assert_eq!(foreign.len(), 1, "{show}");
-            assert!(evidence_says(&r, "woke up 50 times"), "{show}");
-            assert!(evidence_says(&r, &format!("[{}]", foreign[0])), "{show}");
-            if variant.ends_with("tornado6") {
-                // The CPU it burned for nothing, as a user would see it.
-                let cpu = r.evidence.iter().find_map(|e| e["parent_cpu_ms"].as_f64());
-                assert!(cpu.is_some_and(|ms| ms > 0.0), "{show}");
-                assert!(evidence_says(&r, "on CPU"), "{show}");
+        assert!(evidence_says(r, "child: exit code 0"), "{show}");
+
+        // The interpreter that ran it, as it reports itself.
+        match r.runtime {
+            Runtime::Rust => assert!(r.python.is_none()),
+            Runtime::Python => assert!(r.python.as_ref().unwrap().library.is_none()),
+            Runtime::Embedded => {
+                let py = r.python.as_ref().unwrap();
+                let major_minor: Vec<&str> = py.version.split('.').take(2).collect();
+                let lib = py
+                    .library
+                    .as_deref()
+                    .expect("embedded reports its libpython");
+                assert!(
+                    lib.contains(&format!("libpython{}", major_minor.join("."))),
+                    "{lib} is not Python {}{show}",
+                    py.version
+                );
+                assert!(py.executable.ends_with("/repro"), "{show}");
             }
         }
-        (Verdict::Behaved, _) => {
-            assert_eq!(r.symptom, None, "{show}");
-            assert!(foreign.is_empty(), "only the parent's own fds{show}");
-        }
-        (other, _) => panic!("unexpected expectation {other}"),
-    }
-    assert!(evidence_says(&r, "child: exit code 0"), "{show}");
-
-    // The interpreter that ran it, as it reports itself.
-    match r.runtime {
-        Runtime::Rust => assert!(r.python.is_none()),
-        Runtime::Python => assert!(r.python.as_ref().unwrap().library.is_none()),
-        Runtime::Embedded => {
-            let py = r.python.as_ref().unwrap();
-            let major_minor: Vec<&str> = py.version.split('.').take(2).collect();
-            let lib = py
-                .library
-                .as_deref()
-                .expect("embedded reports its libpython");
-            assert!(
-                lib.contains(&format!("libpython{}", major_minor.join("."))),
-                "{lib} is not Python {}{show}",
-                py.version
-            );
-            assert!(py.executable.ends_with("/repro"), "{show}");
-        }
-    }
+    });
 }
 
 #[test]
@@ -139,8 +97,13 @@ fn demo_prints_every_case_as_expected() {
     let ran = repro(&["run", "shared-epoll"]);
     assert_eq!(ran.code(), Some(0), "{}", ran.show());
     let out = ran.stdout();
-    assert_eq!(out.matches(" ✓").count(), CASES.len(), "{}", ran.show());
-    let n = CASES.len();
+    assert_eq!(
+        out.matches(" ✓").count(),
+        crate::util::matrix("shared-epoll").len(),
+        "{}",
+        ran.show()
+    );
+    let n = crate::util::matrix("shared-epoll").len();
     let summary = format!("{n} run(s): {n} as expected, 0 not as expected");
     assert!(out.contains(&summary), "{}", ran.show());
 }

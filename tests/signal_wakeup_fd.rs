@@ -3,39 +3,11 @@
 //! https://github.com/python/cpython/issues/66285
 
 use crate::util::{
-    alive, assert_cases_are_the_spec, child_pids, evidence_list, evidence_number, evidence_says,
-    on_each_expectation, run_case, spec,
+    alive, child_pids, evidence_list, evidence_number, evidence_says, on_each_expectation, spec,
 };
 use harness::record::{Record, Runtime, Verdict};
-use rstest::rstest;
 
 const ID: &str = "signal-wakeup-fd";
-
-const CASES: &[(&str, &str)] = &[
-    ("rust", "broken"),
-    ("rust", "fixed"),
-    ("python", "broken"),
-    ("python", "broken-noop"),
-    ("python", "fixed"),
-    ("python", "fixed-spawn"),
-    ("python", "broken-raw"),
-    ("python", "fixed-raw"),
-    ("embedded", "broken"),
-    ("embedded", "broken-noop"),
-    ("embedded", "fixed"),
-    ("embedded", "fixed-spawn"),
-    ("embedded", "broken-raw"),
-    ("embedded", "fixed-raw"),
-    ("python", "broken-aiohttp"),
-    ("python", "fixed-aiohttp"),
-    ("embedded", "broken-aiohttp"),
-    ("embedded", "fixed-aiohttp"),
-];
-
-#[test]
-fn the_test_matrix_is_the_spec_matrix() {
-    assert_cases_are_the_spec(ID, CASES);
-}
 
 /// What the interpreter under test should do, from scenario.toml (with its
 /// overrides by interpreter version), and the evidence that proves it.
@@ -145,30 +117,14 @@ fn assert_aiohttp_evidence(r: &Record, want: Verdict, show: &str) {
     }
 }
 
-#[rstest]
-#[case::rust_broken("rust", "broken")]
-#[case::rust_fixed("rust", "fixed")]
-#[case::python_broken("python", "broken")]
-#[case::python_broken_noop("python", "broken-noop")]
-#[case::python_fixed("python", "fixed")]
-#[case::python_fixed_spawn("python", "fixed-spawn")]
-#[case::python_broken_raw("python", "broken-raw")]
-#[case::python_fixed_raw("python", "fixed-raw")]
-#[case::embedded_broken("embedded", "broken")]
-#[case::embedded_broken_noop("embedded", "broken-noop")]
-#[case::embedded_fixed("embedded", "fixed")]
-#[case::embedded_fixed_spawn("embedded", "fixed-spawn")]
-#[case::embedded_broken_raw("embedded", "broken-raw")]
-#[case::embedded_fixed_raw("embedded", "fixed-raw")]
-#[case::python_broken_aiohttp("python", "broken-aiohttp")]
-#[case::python_fixed_aiohttp("python", "fixed-aiohttp")]
-#[case::embedded_broken_aiohttp("embedded", "broken-aiohttp")]
-#[case::embedded_fixed_aiohttp("embedded", "fixed-aiohttp")]
-fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
-    let (ran, r) = run_case(ID, runtime, variant, &[]);
-    assert_eq!(ran.code(), Some(0), "{}", ran.show());
-    assert_expected_with_evidence(variant, &r, &ran.show());
-    crate::util::assert_trace(&r);
+#[test]
+fn every_case_verdict_symptom_and_evidence() {
+    crate::util::each_case(ID, |ran, r| {
+        let variant = r.variant.as_str();
+        assert_eq!(ran.code(), Some(0), "{}", ran.show());
+        assert_expected_with_evidence(variant, r, &ran.show());
+        crate::util::assert_trace(r);
+    });
 }
 
 /// Each expectation scenario.toml gives by version, on an interpreter here

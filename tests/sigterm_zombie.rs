@@ -1,30 +1,11 @@
 //! sigterm-zombie: a SIGTERMed worker leaves its own child behind,
 //! an orphan and then a zombie of a process that never waits for it.
 
-use crate::util::{alive, assert_cases_are_the_spec, child_pids, evidence_says, run_case, spec};
+use crate::util::{alive, child_pids, evidence_says, spec};
 use harness::record::{Record, Verdict};
-use rstest::rstest;
 use serde_json::Value;
 
 const ID: &str = "sigterm-zombie";
-
-const CASES: &[(&str, &str)] = &[
-    ("rust", "broken"),
-    ("rust", "fixed"),
-    ("python", "broken"),
-    ("python", "fixed"),
-    ("python", "broken-pexpect"),
-    ("python", "fixed-pexpect"),
-    ("embedded", "broken"),
-    ("embedded", "fixed"),
-    ("embedded", "broken-pexpect"),
-    ("embedded", "fixed-pexpect"),
-];
-
-#[test]
-fn the_test_matrix_is_the_spec_matrix() {
-    assert_cases_are_the_spec(ID, CASES);
-}
 
 /// The first evidence object that has `key`.
 fn evidence(r: &Record, key: &str) -> Value {
@@ -34,58 +15,50 @@ fn evidence(r: &Record, key: &str) -> Value {
         .unwrap_or_else(|| panic!("no {key} in the evidence of {r:#?}"))
 }
 
-#[rstest]
-#[case::rust_broken("rust", "broken")]
-#[case::rust_fixed("rust", "fixed")]
-#[case::python_broken("python", "broken")]
-#[case::python_fixed("python", "fixed")]
-#[case::python_broken_pexpect("python", "broken-pexpect")]
-#[case::python_fixed_pexpect("python", "fixed-pexpect")]
-#[case::embedded_broken("embedded", "broken")]
-#[case::embedded_fixed("embedded", "fixed")]
-#[case::embedded_broken_pexpect("embedded", "broken-pexpect")]
-#[case::embedded_fixed_pexpect("embedded", "fixed-pexpect")]
-fn verdict_symptom_and_evidence(#[case] runtime: &str, #[case] variant: &str) {
-    let (ran, r) = run_case(ID, runtime, variant, &[]);
-    let show = ran.show();
-    let want = spec(ID).variant(variant).unwrap().expect;
-    assert_eq!(ran.code(), Some(0), "{show}");
-    assert_eq!(r.verdict, want, "{show}");
-    assert_eq!(r.as_expected, Some(true), "{show}");
-    crate::util::assert_trace(&r);
+#[test]
+fn every_case_verdict_symptom_and_evidence() {
+    crate::util::each_case(ID, |ran, r| {
+        let variant = r.variant.as_str();
+        let show = ran.show();
+        let want = spec(ID).variant(variant).unwrap().expect;
+        assert_eq!(ran.code(), Some(0), "{show}");
+        assert_eq!(r.verdict, want, "{show}");
+        assert_eq!(r.as_expected, Some(true), "{show}");
+        crate::util::assert_trace(r);
 
-    let parent = evidence(&r, "parent_pid").as_i64().unwrap();
-    let worker = evidence(&r, "worker_pid").as_i64().unwrap();
-    let grandchildren = evidence(&r, "grandchild_pids");
-    let left = evidence(&r, "left_to_parent");
-    assert_eq!(grandchildren.as_array().map(Vec::len), Some(1), "{show}");
-    let grandchild = grandchildren[0].as_i64().unwrap();
-    assert!(grandchild != worker && grandchild != parent, "{show}");
-    match want {
-        Verdict::Misbehaved => {
-            assert_eq!(r.symptom.as_deref(), Some("zombie-grandchild"), "{show}");
-            assert!(evidence_says(&r, "killed by signal 15"), "{show}");
-            // The worker's child, left to the parent, seen in /proc as a
-            // zombie whose parent is the scenario process.
-            assert_eq!(left, serde_json::json!([grandchild]), "{show}");
-            let stat = evidence(&r, "left_stat");
-            assert_eq!(stat["pid"], grandchild, "{show}");
-            assert_eq!(stat["state"], "Z", "{show}");
-            assert_eq!(stat["ppid"], parent, "{show}");
+        let parent = evidence(r, "parent_pid").as_i64().unwrap();
+        let worker = evidence(r, "worker_pid").as_i64().unwrap();
+        let grandchildren = evidence(r, "grandchild_pids");
+        let left = evidence(r, "left_to_parent");
+        assert_eq!(grandchildren.as_array().map(Vec::len), Some(1), "{show}");
+        let grandchild = grandchildren[0].as_i64().unwrap();
+        assert!(grandchild != worker && grandchild != parent, "{show}");
+        match want {
+            Verdict::Misbehaved => {
+                assert_eq!(r.symptom.as_deref(), Some("zombie-grandchild"), "{show}");
+                assert!(evidence_says(r, "killed by signal 15"), "{show}");
+                // The worker's child, left to the parent, seen in /proc as a
+                // zombie whose parent is the scenario process.
+                assert_eq!(left, serde_json::json!([grandchild]), "{show}");
+                let stat = evidence(r, "left_stat");
+                assert_eq!(stat["pid"], grandchild, "{show}");
+                assert_eq!(stat["state"], "Z", "{show}");
+                assert_eq!(stat["ppid"], parent, "{show}");
+            }
+            Verdict::Behaved => {
+                assert_eq!(r.symptom, None, "{show}");
+                assert!(evidence_says(r, "(the worker): exit code 0"), "{show}");
+                assert_eq!(left, serde_json::json!([]), "nothing left{show}");
+            }
+            other => panic!("unexpected expectation {other}"),
         }
-        Verdict::Behaved => {
-            assert_eq!(r.symptom, None, "{show}");
-            assert!(evidence_says(&r, "(the worker): exit code 0"), "{show}");
-            assert_eq!(left, serde_json::json!([]), "nothing left{show}");
+        // Nothing survives the run: the worker and its child are reaped.
+        let pids = child_pids(r);
+        assert!(pids.contains(&worker), "{show}");
+        for pid in pids.into_iter().chain([grandchild]) {
+            assert!(!alive(pid), "process {pid} left behind{show}");
         }
-        other => panic!("unexpected expectation {other}"),
-    }
-    // Nothing survives the run: the worker and its child are reaped.
-    let pids = child_pids(&r);
-    assert!(pids.contains(&worker), "{show}");
-    for pid in pids.into_iter().chain([grandchild]) {
-        assert!(!alive(pid), "process {pid} left behind{show}");
-    }
+    });
 }
 
 #[test]
@@ -99,6 +72,6 @@ fn cases_side_by_side_are_reported_in_plan_order() {
             .collect()
     };
     let side_by_side = order("4");
-    assert_eq!(side_by_side.len(), CASES.len());
+    assert_eq!(side_by_side.len(), crate::util::matrix(ID).len());
     assert_eq!(side_by_side, order("1"));
 }

@@ -1,48 +1,50 @@
 //! `repro run --strace`: the syscalls that give each bug away, labelled and
 //! timed from the fork; and a clear word when strace cannot be used.
 
-use crate::util::{repro, repro_env};
-use rstest::rstest;
+use crate::util::{each_scenario, repro, repro_env};
 
-#[rstest]
-#[case::shared_epoll("shared-epoll", "python", "broken", &["fork:", "child", "epoll_ctl(", "epoll_wait("])]
-#[case::signal_wakeup_fd("signal-wakeup-fd", "rust", "broken", &["fork:", "kill(", "--- SIGTERM", "write(", "\\17"])]
-#[case::fork_held_lock("fork-held-lock", "rust", "broken", &["fork:", "futex(", "= ?", "+++ killed by SIGKILL"])]
-#[case::finalizer_yield("finalizer-yield", "python", "broken-syslog", &["sendto(", "node collected", "EAGAIN"])]
-fn strace_shows_the_syscalls_that_matter(
-    #[case] id: &str,
-    #[case] runtime: &str,
-    #[case] variant: &str,
-    #[case] expected: &[&str],
-) {
-    let args = [
-        "run",
-        id,
-        "--runtime",
-        runtime,
-        "--variant",
-        variant,
-        "--strace",
-    ];
-    let ran = repro(&args);
-    if harness::python::which("strace".as_ref()).is_none() {
-        assert_eq!(ran.code(), Some(2), "{}", ran.show());
-        assert!(
-            ran.stderr().contains("strace is not installed"),
-            "{}",
-            ran.show()
-        );
-        return;
+#[test]
+fn strace_shows_the_syscalls_that_matter() {
+    each_scenario(strace_shows);
+}
+
+fn strace_shows(id: &str) {
+    let spec = crate::util::spec(id);
+    let strace = spec
+        .strace
+        .unwrap_or_else(|| panic!("{id}: no [strace] in its scenario.toml"));
+    assert!(!strace.show.is_empty(), "{id}: no [[strace.show]]");
+    for show in &strace.show {
+        let args = [
+            "run",
+            id,
+            "--runtime",
+            show.runtime.as_str(),
+            "--variant",
+            &show.variant,
+            "--strace",
+        ];
+        let ran = repro(&args);
+        if harness::python::which("strace".as_ref()).is_none() {
+            assert_eq!(ran.code(), Some(2), "{}", ran.show());
+            assert!(
+                ran.stderr().contains("strace is not installed"),
+                "{}",
+                ran.show()
+            );
+            return;
+        }
+        assert_eq!(ran.code(), Some(0), "{}", ran.show());
+        let out = ran.stdout();
+        let lines: String = out
+            .lines()
+            .skip_while(|l| !l.contains("syscall (strace)"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let expected: Vec<&str> = show.shows.iter().map(String::as_str).collect();
+        crate::util::assert_in_order(&lines, &expected, &ran.show());
+        assert!(lines.lines().all(|l| l.chars().count() <= 80), "{lines}");
     }
-    assert_eq!(ran.code(), Some(0), "{}", ran.show());
-    let out = ran.stdout();
-    let strace: String = out
-        .lines()
-        .skip_while(|l| !l.contains("syscall (strace)"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    crate::util::assert_in_order(&strace, expected, &ran.show());
-    assert!(strace.lines().all(|l| l.chars().count() <= 80), "{strace}");
 }
 
 #[test]

@@ -150,7 +150,7 @@ fn a_broken_scenario_toml_is_named_by_file_line_and_key() {
     let dir = tempfile::tempdir().unwrap();
     let real = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/crates/sigterm-zombie/scenario.toml"
+        "/crates/corpus/sigterm-zombie/scenario.toml"
     );
     let text = std::fs::read_to_string(real).unwrap();
     let anchor = "symptom = \"zombie-grandchild\"\n";

@@ -160,33 +160,96 @@ pub fn alive(pid: i64) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// Every scenario id `repro list` knows, in its order: the cross-cutting
+/// tests iterate this, so a scenario is covered the day its directory lands.
+/// `$REPRO_SCENARIOS` (comma-separated) narrows it, for the scaffold test
+/// that runs the suite on one new scenario in a copy of the tree; each id it
+/// names must exist.
+pub fn scenario_ids() -> Vec<String> {
+    let ran = repro(&["list", "--json"]);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    let specs: Vec<Spec> = serde_json::from_str(ran.stdout().trim()).expect("repro list --json");
+    let all: Vec<String> = specs.into_iter().map(|s| s.id).collect();
+    match std::env::var("REPRO_SCENARIOS") {
+        Ok(only) if !only.is_empty() => {
+            let only: Vec<String> = only.split(',').map(str::to_owned).collect();
+            for id in &only {
+                assert!(
+                    all.contains(id),
+                    "REPRO_SCENARIOS names {id:?}, not in {all:?}"
+                );
+            }
+            only
+        }
+        _ => all,
+    }
+}
+
+/// Runs `test` on every scenario ([`scenario_ids`]), side by side, and
+/// fails naming each scenario whose test panicked (its message is above).
+pub fn each_scenario(test: impl Fn(&str) + Sync) {
+    let ids = scenario_ids();
+    let failed: Vec<&String> = std::thread::scope(|s| {
+        let handles: Vec<_> = ids.iter().map(|id| (id, s.spawn(|| test(id)))).collect();
+        handles
+            .into_iter()
+            .filter_map(|(id, h)| h.join().is_err().then_some(id))
+            .collect()
+    });
+    assert!(failed.is_empty(), "failed for: {failed:?}");
+}
+
 /// A scenario's parsed `scenario.toml`.
 pub fn spec(id: &str) -> Spec {
-    let path = format!("{}/crates/{id}/scenario.toml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/crates/corpus/{id}/scenario.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
     Spec::parse(&path, &std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
-/// Asserts that `cases` (runtime, variant) is exactly the spec's matrix, so
-/// a variant added to scenario.toml without a test case fails.
-pub fn assert_cases_are_the_spec(id: &str, cases: &[(&str, &str)]) {
+/// A scenario's matrix, from its scenario.toml: (runtime, variant) for
+/// every case, sorted.
+pub fn matrix(id: &str) -> Vec<(String, String)> {
     let spec = spec(id);
-    let mut from_spec: Vec<(String, String)> = Runtime::ALL
+    let mut cases: Vec<(String, String)> = Runtime::ALL
         .iter()
         .flat_map(|&rt| {
             spec.variants_for(rt)
                 .map(move |v| (rt.as_str().to_owned(), v.id.clone()))
         })
         .collect();
-    let mut here: Vec<(String, String)> = cases
+    cases.sort();
+    cases
+}
+
+/// Runs every case of scenario `id` at once (`repro run <id> --json`),
+/// checks that what ran is exactly its scenario.toml's matrix, and hands
+/// each record to `check` with the run; fails naming every case whose
+/// check panicked (each message is above). The matrix is declared once, in
+/// scenario.toml: a variant added there is checked here with no other edit.
+pub fn each_case(id: &str, check: impl Fn(&Ran, &Record)) {
+    let ran = repro(&["run", id, "--json"]);
+    let records = ran.records();
+    let mut ran_cases: Vec<(String, String)> = records
         .iter()
-        .map(|(r, v)| (r.to_string(), v.to_string()))
+        .map(|r| (r.runtime.as_str().to_owned(), r.variant.clone()))
         .collect();
-    from_spec.sort();
-    here.sort();
+    ran_cases.sort();
     assert_eq!(
-        here, from_spec,
-        "the test cases of {id} are not its scenario.toml"
+        ran_cases,
+        matrix(id),
+        "{id}: what ran is not its scenario.toml{}",
+        ran.show()
     );
+    let failed: Vec<String> = records
+        .iter()
+        .filter(|r| {
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&ran, r))).is_err()
+        })
+        .map(|r| format!("{} {}", r.runtime.as_str(), r.variant))
+        .collect();
+    assert!(failed.is_empty(), "{id}: failed cases: {failed:?}");
 }
 
 /// Runs one case with `--json`; returns the run and its record.

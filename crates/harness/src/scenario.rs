@@ -44,39 +44,39 @@ pub struct NativeRun {
     pub run: RustRun,
 }
 
-/// One scenario as the `repro` binary knows it.
+/// What a scenario runs in Rust: its Rust variants and its embedded
+/// variants written in Rust, if it has any. A scenario's `lib.rs` declares
+/// `pub const RUNS: Runs`; one without a `lib.rs` has [`Runs::NONE`].
 #[derive(Debug, Clone, Copy)]
-pub struct ScenarioDef {
-    /// Where its `scenario.toml` lives (for error messages).
-    pub spec_path: &'static str,
-    /// The text of its `scenario.toml`, compiled in.
-    pub spec_toml: &'static str,
-    /// Its lesson, the crate's `README.md`, compiled in (`repro explain`).
-    pub lesson: &'static str,
+pub struct Runs {
     /// The Rust-native variants, if it has any.
     pub rust: Option<RustRun>,
     /// Embedded-runtime variants written in Rust, if it has any.
     pub embedded_native: Option<NativeRun>,
 }
 
-/// A scenario crate's [`ScenarioDef`]: its `scenario.toml` and `README.md`
-/// (from the crate's own directory, compiled in), its Rust variants, and
-/// its embedded-native variants, if any.
-///
-/// ```ignore
-/// pub const SCENARIO: ScenarioDef = harness::scenario_def!(Some(run), None);
-/// ```
-#[macro_export]
-macro_rules! scenario_def {
-    ($rust:expr, $embedded_native:expr) => {
-        $crate::scenario::ScenarioDef {
-            spec_path: concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.toml"),
-            spec_toml: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/scenario.toml")),
-            lesson: include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")),
-            rust: $rust,
-            embedded_native: $embedded_native,
-        }
+impl Runs {
+    /// A scenario with no Rust code: its cases are all pyrepro's.
+    pub const NONE: Runs = Runs {
+        rust: None,
+        embedded_native: None,
     };
+}
+
+/// One scenario as the `repro` binary knows it: its directory's files,
+/// compiled in (the `corpus` crate's build script writes one per directory).
+#[derive(Debug, Clone, Copy)]
+pub struct ScenarioDef {
+    /// Its directory, from the checkout's root (`crates/corpus/<id>`).
+    pub dir: &'static str,
+    /// Its `scenario.toml`, from the checkout's root, for messages.
+    pub spec_path: &'static str,
+    /// The text of its `scenario.toml`.
+    pub spec_toml: &'static str,
+    /// Its lesson, its `README.md` (`repro explain`).
+    pub lesson: &'static str,
+    /// Its Rust code.
+    pub runs: Runs,
 }
 
 /// Builds the record for a run of `variant` that started at `start`.

@@ -8,7 +8,7 @@
 //! ```toml
 //! id = "shared-epoll"
 //! title = "…"
-//! seed = "01-tornado-shared-epoll-keyerror"
+//! story = { title = "KeyError in self._handlers: …", by = "Yusuke Tsutsumi", url = "https://…" }
 //! summary = "…"
 //! fix = "…"
 //! upstream = ["https://…"]
@@ -25,6 +25,14 @@
 //! expect = "behaved"        #   implementation = "PyPy", free_threaded = true
 //! because = "what changed: https://github.com/python/cpython/issues/…"
 //! ```
+//!
+//! Some mistakes could hide a regression, so the loader refuses them, with
+//! file and line: a `broken*` variant whose default is not a misbehaviour
+//! (`misbehaved`, or `crashed`), a `fixed*` variant whose default is not
+//! `behaved`, an override whose link is a placeholder (`example.org`), and
+//! an override that makes a broken variant behave (or a fixed one misbehave
+//! or skip) without citing the upstream change that did it: an issue, a pull
+//! request, a commit or a PEP.
 
 use crate::record::{Expected, Runtime, Verdict, is_kebab_id};
 use serde::{Deserialize, Serialize};
@@ -38,9 +46,8 @@ pub struct Spec {
     pub id: String,
     /// One line for `repro list`.
     pub title: String,
-    /// A short name for the story this reproduces (the lesson cites it by
-    /// title).
-    pub seed: String,
+    /// The published story this reproduces.
+    pub story: Story,
     /// What goes wrong, in a sentence or two.
     pub summary: String,
     /// The fix, in one line.
@@ -57,6 +64,36 @@ pub struct Spec {
     /// `repro run --strace`: the syscalls that matter here.
     #[serde(default)]
     pub strace: Option<StraceSpec>,
+    /// `repro run --trace`: what a timeline must show, in order (the test
+    /// suite holds every scenario to its own).
+    #[serde(default)]
+    pub trace: Vec<Shows>,
+}
+
+/// What one case's output must show, in order: for `--trace` (`lane: what`
+/// lines of its timeline) or `--strace` (its syscall lines).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shows {
+    /// The case's runtime.
+    pub runtime: Runtime,
+    /// The case's variant (one that runtime implements).
+    pub variant: String,
+    /// Substrings, each found after the one before.
+    pub shows: Vec<String>,
+}
+
+/// A published account of the bug, cited by title and author or site.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Story {
+    /// Its title, as published.
+    pub title: String,
+    /// Its author, or the site that published it.
+    pub by: String,
+    /// Where to read it (`https://`), when a stable address is known.
+    #[serde(default)]
+    pub url: Option<String>,
 }
 
 /// What `repro run --strace` keeps of a scenario's syscalls.
@@ -69,6 +106,9 @@ pub struct StraceSpec {
     /// If given, only lines containing one of these (signals, `EAGAIN`…).
     #[serde(default)]
     pub grep: Vec<String>,
+    /// What the strace of some case must show, in order.
+    #[serde(default)]
+    pub show: Vec<Shows>,
 }
 
 /// A learner fixes the Python side of a variant; `repro check` judges it.
@@ -84,6 +124,18 @@ pub struct ExerciseSpec {
     pub must: Vec<String>,
     /// A nudge, for the learner who is stuck.
     pub hint: String,
+    /// One real fix, as an edit of the copy (the test suite applies it).
+    pub answer: Answer,
+}
+
+/// An edit of a learner's copy: the first `from` becomes `to`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Answer {
+    /// Text of the pristine module.
+    pub from: String,
+    /// What it becomes.
+    pub to: String,
 }
 
 /// One variant of a scenario.
@@ -221,15 +273,19 @@ impl Spec {
                 return Err(format!("{at}: key `runtimes` is empty"));
             }
             check_expectation(&at, v.expect, v.symptom.as_deref())?;
+            if !v.class().allows(v.expect) {
+                return Err(format!(
+                    "{at}: key `expect`: a {} variant must {} by default, not be {}; \
+                     where upstream changed that, say so in a [[variant.when]] that cites \
+                     the change",
+                    v.class().name(),
+                    v.class().must(),
+                    v.expect
+                ));
+            }
             for o in &v.when {
                 check_expectation(&at, o.expect, o.symptom.as_deref())?;
-                if !o.because.contains("https://") {
-                    return Err(format!(
-                        "{at}: key `because`: an override must link the upstream change that \
-                         explains it (an https:// URL), got {:?}",
-                        o.because
-                    ));
-                }
+                check_reference(&at, v.class(), o)?;
                 if let Some(range) = &o.python {
                     VersionRange::parse(range).map_err(|e| format!("{at}: key `python`: {e}"))?;
                 }
@@ -240,6 +296,30 @@ impl Spec {
         }
         if self.variants.is_empty() {
             return Err("no [[variant]] tables".into());
+        }
+        let shows = self.trace.iter().map(|s| ("trace", s)).chain(
+            self.strace
+                .iter()
+                .flat_map(|t| t.show.iter().map(|s| ("strace.show", s))),
+        );
+        for (key, s) in shows {
+            let known = self
+                .variant(&s.variant)
+                .is_some_and(|v| v.runtimes.contains(&s.runtime));
+            if !known || s.shows.is_empty() {
+                return Err(format!(
+                    "key `{key}`: {} / {} is not a case of this scenario, or shows nothing",
+                    s.variant, s.runtime
+                ));
+            }
+        }
+        if let Some(url) = &self.story.url {
+            let found = links(url);
+            if found.len() != 1 || found[0] != url.trim() || placeholder(url) {
+                return Err(format!(
+                    "key `story`: `url` must be the story's own https:// address, got {url:?}"
+                ));
+            }
         }
         Ok(())
     }
@@ -255,6 +335,148 @@ impl Spec {
             .iter()
             .filter(move |v| v.runtimes.contains(&runtime))
     }
+}
+
+/// What a variant's id promises: `broken*` shows the bug, `fixed*` does
+/// not; any other id promises nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Class {
+    /// `broken`, `broken-…`: misbehaves (or, where that is the point,
+    /// crashes).
+    Broken,
+    /// `fixed`, `fixed-…`: behaves.
+    Fixed,
+    /// Anything else (the supervisor's own fixtures).
+    Other,
+}
+
+impl Class {
+    fn of(id: &str) -> Class {
+        let is = |stem: &str| id == stem || id.starts_with(&format!("{stem}-"));
+        if is("broken") {
+            Class::Broken
+        } else if is("fixed") {
+            Class::Fixed
+        } else {
+            Class::Other
+        }
+    }
+
+    /// Whether an expectation keeps the promise.
+    pub fn allows(self, expect: Verdict) -> bool {
+        match self {
+            Class::Broken => matches!(expect, Verdict::Misbehaved | Verdict::Crashed),
+            Class::Fixed => expect == Verdict::Behaved,
+            Class::Other => true,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Class::Broken => "broken",
+            Class::Fixed => "fixed",
+            Class::Other => "other",
+        }
+    }
+
+    fn must(self) -> &'static str {
+        match self {
+            Class::Broken => "misbehave (or crash)",
+            Class::Fixed => "behave",
+            Class::Other => "do anything",
+        }
+    }
+}
+
+/// The `https://` links in a text, without trailing punctuation.
+fn links(text: &str) -> Vec<&str> {
+    text.match_indices("https://")
+        .map(|(at, _)| {
+            let rest = &text[at..];
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            rest[..end].trim_end_matches(['.', ',', ';', ':', ')', '"', '\''])
+        })
+        .collect()
+}
+
+/// A link's host, lower-case: `bugs.python.org`.
+fn host(link: &str) -> String {
+    let rest = link.trim_start_matches("https://");
+    rest.split(['/', '?', '#'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// A host reserved for examples (RFC 2606, RFC 6761): nothing upstream.
+fn placeholder(link: &str) -> bool {
+    let host = host(link);
+    let host = host.trim_end_matches('.');
+    ["example.com", "example.org", "example.net", "localhost"]
+        .iter()
+        .any(|h| host == *h || host.ends_with(&format!(".{h}")))
+        || [".example", ".test", ".invalid", ".localhost"]
+            .iter()
+            .any(|tld| host.ends_with(tld))
+        || host.is_empty()
+}
+
+/// A link to one upstream change: an issue, a pull or merge request, a
+/// commit, or a PEP (not a page of docs, not a project's home).
+pub fn names_a_change(link: &str) -> bool {
+    let host = host(link);
+    let rest = link.trim_start_matches("https://");
+    let path = rest.find('/').map_or("", |at| &rest[at..]);
+    let number_after = |marker: &str| {
+        path.split_once(marker)
+            .is_some_and(|(_, rest)| rest.chars().next().is_some_and(|c| c.is_ascii_digit()))
+    };
+    let hex_after = |marker: &str| {
+        path.split_once(marker)
+            .is_some_and(|(_, rest)| rest.chars().take_while(char::is_ascii_hexdigit).count() >= 7)
+    };
+    !placeholder(link)
+        && (number_after("/issues/")
+            || number_after("/pull/")
+            || number_after("/merge_requests/")
+            || hex_after("/commit/")
+            || hex_after("/commits/")
+            || hex_after("commit/?id=")
+            || (host == "git.kernel.org" && hex_after("/linus/"))
+            || hex_after("/rev/")
+            || (host == "bugs.python.org" && number_after("issue"))
+            || (host == "peps.python.org" && number_after("pep-"))
+            || (host.starts_with("bugzilla.") && number_after("show_bug.cgi?id="))
+            || (host == "lore.kernel.org" && path.contains('@')))
+}
+
+/// An override's `because`: a link, never a placeholder; and when the
+/// override breaks its variant's promise (a broken variant that behaves, a
+/// fixed one that misbehaves or skips), a link to the upstream change.
+fn check_reference(at: &str, class: Class, o: &Override) -> Result<(), String> {
+    let found = links(&o.because);
+    if found.is_empty() {
+        return Err(format!(
+            "{at}: key `because`: an override must link the upstream change that explains it \
+             (an https:// URL), got {:?}",
+            o.because
+        ));
+    }
+    if let Some(fake) = found.iter().find(|l| placeholder(l)) {
+        return Err(format!(
+            "{at}: key `because`: {fake} is a placeholder, not an upstream reference"
+        ));
+    }
+    if !class.allows(o.expect) && !found.iter().any(|l| names_a_change(l)) {
+        return Err(format!(
+            "{at}: key `because`: an override that lets a {} variant be {} must cite the \
+             upstream change (an issue, pull request, commit or PEP), got {:?}",
+            class.name(),
+            o.expect,
+            o.because
+        ));
+    }
+    Ok(())
 }
 
 fn check_expectation(at: &str, expect: Verdict, symptom: Option<&str>) -> Result<(), String> {
@@ -277,6 +499,11 @@ fn check_expectation(at: &str, expect: Verdict, symptom: Option<&str>) -> Result
 }
 
 impl VariantSpec {
+    /// What its id promises.
+    pub fn class(&self) -> Class {
+        Class::of(&self.id)
+    }
+
     /// Its runtimes' ids, in the usual order (`rust, python, embedded`).
     pub fn runtime_names(&self) -> Vec<&'static str> {
         Runtime::ALL
@@ -457,7 +684,7 @@ mod tests {
     const SPEC: &str = r#"
 id = "demo"
 title = "t"
-seed = "00-x"
+story = { title = "t", by = "b", url = "https://blog.sample.org/t" }
 summary = "s"
 fix = "f"
 
@@ -471,13 +698,13 @@ about = "a"
 [[variant.when]]
 python = ">=3.12"
 expect = "behaved"
-because = "fixed upstream: https://example.org/issue/1"
+because = "fixed upstream: https://github.com/python/cpython/issues/1"
 
 [[variant.when]]
 runtime = "rust"
 expect = "misbehaved"
 symptom = "rust-boom"
-because = "rust says it differently: https://example.org/issue/2"
+because = "rust says it differently: https://docs.rs/x"
 
 [[variant]]
 id = "fixed"
@@ -530,12 +757,111 @@ about = "b"
 
     #[test]
     fn an_override_without_an_upstream_link_is_refused() {
-        let bad = SPEC.replace("fixed upstream: https://example.org/issue/1", "trust me");
+        let bad = SPEC.replace(
+            "fixed upstream: https://github.com/python/cpython/issues/1",
+            "trust me",
+        );
         let msg = Spec::parse("x.toml", &bad).unwrap_err().to_string();
         assert!(
             msg.contains("key `because`") && msg.contains("trust me"),
             "{msg}"
         );
+    }
+
+    /// The line of `id = "<variant>"` in `text`.
+    fn id_line(text: &str, variant: &str) -> usize {
+        let id = format!("id = \"{variant}\"");
+        text.lines().position(|l| l == id).unwrap() + 1
+    }
+
+    #[test]
+    fn a_placeholder_reference_is_refused_with_file_and_line() {
+        for (from, to) in [
+            (
+                "https://github.com/python/cpython/issues/1",
+                "https://example.org/issue/1",
+            ),
+            ("https://docs.rs/x", "https://www.example.com/x"),
+            ("https://docs.rs/x", "https://upstream.test/x"),
+        ] {
+            let bad = SPEC.replace(from, to);
+            let msg = Spec::parse("x.toml", &bad).unwrap_err().to_string();
+            let line = id_line(&bad, "broken");
+            assert!(msg.starts_with(&format!("x.toml:{line}: ")), "{msg}");
+            assert!(msg.contains("is a placeholder"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn a_broken_variant_that_behaves_by_default_is_refused() {
+        let bad = SPEC.replace(
+            "expect = \"misbehaved\"\nsymptom = \"boom\"\nabout = \"a\"",
+            "expect = \"behaved\"\nabout = \"a\"",
+        );
+        let msg = Spec::parse("x.toml", &bad).unwrap_err().to_string();
+        let line = id_line(&bad, "broken");
+        assert!(
+            msg.starts_with(&format!(
+                "x.toml:{line}: variant `broken`: key `expect`: a broken variant must misbehave"
+            )),
+            "{msg}"
+        );
+        // And a fixed one that misbehaves, or skips, by default.
+        for expect in [
+            "expect = \"misbehaved\"\nsymptom = \"x\"",
+            "expect = \"skipped\"",
+        ] {
+            let bad = SPEC.replace(
+                "expect = \"behaved\"\nabout = \"b\"",
+                &format!("{expect}\nabout = \"b\""),
+            );
+            let msg = Spec::parse("x.toml", &bad).unwrap_err().to_string();
+            let line = id_line(&bad, "fixed");
+            assert!(
+                msg.starts_with(&format!(
+                    "x.toml:{line}: variant `fixed`: key `expect`: a fixed variant must behave"
+                )),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn breaking_the_promise_needs_an_upstream_change() {
+        // The broken variant behaves from 3.12: a docs page is not enough.
+        let bad = SPEC.replace(
+            "https://github.com/python/cpython/issues/1",
+            "https://docs.python.org/3/library/os.html",
+        );
+        let msg = Spec::parse("x.toml", &bad).unwrap_err().to_string();
+        assert!(msg.contains("must cite the upstream change"), "{msg}");
+        // Keeping the promise (misbehaving, another symptom) needs only a link.
+        assert!(Spec::parse("x.toml", SPEC).is_ok());
+    }
+
+    #[test]
+    fn what_names_a_change() {
+        for yes in [
+            "https://github.com/python/cpython/issues/66285",
+            "https://github.com/python/cpython/pull/99539",
+            "https://github.com/python/cpython/commit/8a0d9a6bb77a",
+            "https://bugs.python.org/issue6721",
+            "https://peps.python.org/pep-0703/",
+            "https://git.kernel.org/linus/0123456789ab",
+            "https://gitlab.gnome.org/GNOME/glib/-/merge_requests/12",
+            "https://bugzilla.redhat.com/show_bug.cgi?id=123",
+        ] {
+            assert!(names_a_change(yes), "{yes}");
+        }
+        for no in [
+            "https://docs.python.org/3/library/os.html#os.register_at_fork",
+            "https://github.com/python/cpython",
+            "https://github.com/python/cpython/issues/",
+            "https://example.org/issues/1",
+            "https://github.com/python/cpython/commit/abc",
+        ] {
+            assert!(!names_a_change(no), "{no}");
+        }
     }
 
     #[test]

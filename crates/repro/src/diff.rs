@@ -3,7 +3,7 @@
 //! The fixes are written so that they can be read back. A comment
 //! `repro:diff <variant>…` stands right before an `if` whose if-arm is the
 //! fixed code and whose else-arm (possibly absent) is the broken code, as in
-//! `crates/shared-epoll/src/lib.rs`. The diff shows the else-arm as removed
+//! `crates/corpus/shared-epoll/lib.rs`. The diff shows the else-arm as removed
 //! and the if-arm as added, with the lines around the block as context.
 //! Where a fix is a whole other code path (the `spawn` start method, forking
 //! in another order), there is no marker. The diff then compares the
@@ -62,7 +62,7 @@ fn sources(sc: &Scenario, runtime: Runtime) -> Vec<Source> {
         out.extend(helpers.into_iter().filter_map(|p| load(&root, p)));
     }
     if runtime != Runtime::Python {
-        let dir = root.join("crates").join(&sc.spec.id).join("src");
+        let dir = root.join(sc.def.dir);
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()

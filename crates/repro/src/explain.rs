@@ -25,7 +25,7 @@ pub fn exec(id: &str, out: &mut Out) -> Result<u8, RunError> {
         ))));
     };
     let bold = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    for line in lesson_lines(sc.def.lesson, &sc.spec.id) {
+    for line in lesson_lines(sc.def.lesson, sc.def.dir) {
         out.line(&heading(&line, bold))?;
     }
     out.line("")?;
@@ -45,16 +45,14 @@ fn heading(line: &str, bold: bool) -> String {
 
 /// The README for a terminal: the Mermaid diagram becomes a pointer to the
 /// file (the step list above it says the same), code fences are dropped.
-fn lesson_lines(lesson: &str, id: &str) -> Vec<String> {
+fn lesson_lines(lesson: &str, dir: &str) -> Vec<String> {
     let mut lines = Vec::new();
     let mut in_mermaid = false;
     for line in lesson.lines() {
         match line.trim() {
             "```mermaid" => {
                 in_mermaid = true;
-                lines.push(format!(
-                    "(The sequence diagram is in crates/{id}/README.md.)"
-                ));
+                lines.push(format!("(The sequence diagram is in {dir}/README.md.)"));
             }
             "```" if in_mermaid => in_mermaid = false,
             _ if in_mermaid => {}
@@ -144,12 +142,15 @@ mod tests {
 
     #[test]
     fn mermaid_becomes_a_pointer() {
-        let lines = lesson_lines("a\n```mermaid\nP->>C: x\n```\n```\nrepro run x\n```\n", "x");
+        let lines = lesson_lines(
+            "a\n```mermaid\nP->>C: x\n```\n```\nrepro run x\n```\n",
+            "d/x",
+        );
         assert_eq!(
             lines,
             [
                 "a",
-                "(The sequence diagram is in crates/x/README.md.)",
+                "(The sequence diagram is in d/x/README.md.)",
                 "repro run x"
             ]
         );

@@ -8,14 +8,15 @@
 //! * `garbage`: prints a line that is not a verdict record.
 
 use harness::fork::{Event, fork_child};
-use harness::scenario::{Observation, ScenarioDef};
+use harness::scenario::{Observation, Runs, ScenarioDef};
 
 pub const SCENARIO: ScenarioDef = ScenarioDef {
+    dir: "crates/repro/src",
     spec_path: concat!(file!(), " (fixture)"),
     spec_toml: r#"
 id = "fixture"
 title = "supervisor fixtures (REPRO_FIXTURES=1)"
-seed = "none"
+story = { title = "none", by = "the supervisor's own tests" }
 summary = "processes that hang, crash, leak or print garbage"
 fix = "none"
 
@@ -56,8 +57,10 @@ expect = "behaved"
 about = "prints a line that is not a verdict record"
 "#,
     lesson: "# fixture\n\nProcesses that hang, crash, leak or print garbage.\n",
-    rust: Some(run),
-    embedded_native: None,
+    runs: Runs {
+        rust: Some(run),
+        embedded_native: None,
+    },
 };
 
 /// Blocks the calling thread forever: it reads from a socket whose other end

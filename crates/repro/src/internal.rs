@@ -19,13 +19,14 @@ pub fn exec(scenario_id: &str, runtime: Runtime, variant: &str) -> Result<(), St
         Runtime::Rust => {
             let run = sc
                 .def
+                .runs
                 .rust
                 .ok_or_else(|| format!("{scenario_id} has no rust variants"))?;
             let start = Instant::now();
             let outcome = run(variant);
             scenario::record(scenario_id, runtime, variant, None, start, outcome)
         }
-        Runtime::Embedded => match sc.def.embedded_native {
+        Runtime::Embedded => match sc.def.runs.embedded_native {
             Some(native) if native.variants.contains(&variant) => {
                 pyhost::run_native(&registry::root(), scenario_id, variant, native.run)
             }

@@ -3,15 +3,9 @@
 use harness::scenario::ScenarioDef;
 use harness::spec::{Spec, SpecError};
 
-/// The corpus, in `repro list` order.
-const SCENARIOS: &[ScenarioDef] = &[
-    shared_epoll::SCENARIO,
-    signal_wakeup_fd::SCENARIO,
-    fork_held_lock::SCENARIO,
-    finalizer_yield::SCENARIO,
-    sigterm_zombie::SCENARIO,
-    pool_worker_raise::SCENARIO,
-];
+/// The corpus, found by `crates/corpus/build.rs`: one scenario per
+/// directory, in id order (`repro list`).
+const SCENARIOS: &[ScenarioDef] = corpus::SCENARIOS;
 
 /// A scenario: its definition and its parsed spec.
 pub struct Scenario {

@@ -4,6 +4,14 @@
 // Running repro, parsing its records, showing everything on failure.
 mod util;
 
+// The corpus: one set of scenario directories, seen alike by the binary,
+// pyrepro and the scenario.toml files.
+mod corpus;
+
+// How each scenario behaves across CPython releases, from the history of
+// upstream fixes, asserted independently of scenario.toml.
+mod history;
+
 // shared-epoll: runtime x variant, verdict, symptom and evidence.
 mod shared_epoll;
 

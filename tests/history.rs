@@ -1,0 +1,275 @@
+//! What each scenario does across CPython releases, from the history of
+//! the upstream fixes themselves, asserted on the verdicts observed on the
+//! interpreters here, and never read from scenario.toml: an override edited
+//! to hide a regression (say, "3.12 behaves" where it does not) fails here.
+//!
+//! Each fact is checked on the oldest and the newest CPython (with a GIL)
+//! here in its range, the interpreters `make interpreters` provisioned
+//! included. Every scenario must have at least one fact checked on this
+//! machine.
+
+use crate::util::{repro, scenario_ids};
+use harness::record::Verdict;
+use harness::spec::VersionRange;
+use std::path::{Path, PathBuf};
+
+struct Fact {
+    scenario: &'static str,
+    variant: &'static str,
+    /// CPython versions, e.g. `<3.7`; `""` is every version.
+    python: &'static str,
+    verdict: Verdict,
+    /// The symptom, where the history fixes it.
+    symptom: Option<&'static str>,
+    /// Only on the default interpreter (its `.venv` has what the case
+    /// needs, e.g. gevent).
+    default_only: bool,
+    /// Why this holds: the upstream change, or what never changed.
+    why: &'static str,
+}
+
+const fn fact(
+    scenario: &'static str,
+    variant: &'static str,
+    python: &'static str,
+    verdict: Verdict,
+    symptom: Option<&'static str>,
+    why: &'static str,
+) -> Fact {
+    Fact {
+        scenario,
+        variant,
+        python,
+        verdict,
+        symptom,
+        default_only: false,
+        why,
+    }
+}
+
+use Verdict::{Behaved, Misbehaved, Skipped};
+
+const FACTS: &[Fact] = &[
+    fact(
+        "fork-held-lock",
+        "broken",
+        "",
+        Misbehaved,
+        Some("child-deadlock"),
+        "a threading.Lock held by another thread is never reset in a fork child",
+    ),
+    fact(
+        "fork-held-lock",
+        "broken-logging",
+        "<3.7",
+        Misbehaved,
+        Some("child-deadlock"),
+        "logging reinitialises its locks after fork only since 3.7 (bpo-6721)",
+    ),
+    fact(
+        "fork-held-lock",
+        "broken-logging",
+        ">=3.7",
+        Behaved,
+        None,
+        "bpo-6721: logging's at-fork reinit, 3.7",
+    ),
+    fact(
+        "fork-held-lock",
+        "fixed-atfork",
+        "<3.7",
+        Skipped,
+        None,
+        "os.register_at_fork is new in 3.7 (bpo-16500)",
+    ),
+    fact(
+        "fork-held-lock",
+        "fixed-atfork",
+        ">=3.7",
+        Behaved,
+        None,
+        "bpo-16500: os.register_at_fork, 3.7",
+    ),
+    fact(
+        "fork-held-lock",
+        "broken-mp-default",
+        "<3.14",
+        Misbehaved,
+        Some("child-deadlock"),
+        "fork is multiprocessing's default start method on Linux up to 3.13",
+    ),
+    fact(
+        "fork-held-lock",
+        "broken-mp-default",
+        ">=3.14",
+        Behaved,
+        None,
+        "gh-84559: forkserver is the default from 3.14",
+    ),
+    fact(
+        "signal-wakeup-fd",
+        "broken",
+        "<3.12",
+        Misbehaved,
+        Some("parent-handler-ran"),
+        "asyncio does not reset the wakeup fd in a fork child before 3.12",
+    ),
+    fact(
+        "signal-wakeup-fd",
+        "broken",
+        ">=3.12",
+        Behaved,
+        None,
+        "gh-66285: asyncio's at-fork hook resets the wakeup fd, 3.12",
+    ),
+    fact(
+        "signal-wakeup-fd",
+        "broken-raw",
+        "",
+        Misbehaved,
+        Some("foreign-wakeup-byte"),
+        "signal.set_wakeup_fd without asyncio: no at-fork hook resets it",
+    ),
+    fact(
+        "shared-epoll",
+        "broken",
+        "",
+        Misbehaved,
+        Some("unknown-fd-event"),
+        "a fork child shares the epoll instance: kernel semantics, no CPython change",
+    ),
+    fact(
+        "shared-epoll",
+        "broken-asyncio",
+        "",
+        Misbehaved,
+        None,
+        "asyncio's selector loop shares its epoll across fork too",
+    ),
+    fact(
+        "sigterm-zombie",
+        "broken",
+        "",
+        Misbehaved,
+        Some("zombie-grandchild"),
+        "SIGTERM's default action runs no code: no CPython change",
+    ),
+    fact(
+        "pool-worker-raise",
+        "broken",
+        "<3.14",
+        Misbehaved,
+        None,
+        "Pool.terminate() keeps the task queue's lock while a worker waits for it",
+    ),
+    Fact {
+        default_only: true,
+        ..fact(
+            "finalizer-yield",
+            "broken",
+            "",
+            Misbehaved,
+            Some("blocking-switch-out"),
+            "gevent switches inside a collection its hub started",
+        )
+    },
+];
+
+/// CPython with a GIL, here: the discovered ones and the provisioned ones.
+fn cpythons() -> Vec<(String, PathBuf)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let provisioned = harness::python::provisioned(root).paths;
+    let (found, _) = harness::python::discover(&provisioned);
+    let mut out: Vec<(String, PathBuf)> = found
+        .into_iter()
+        .filter(|f| f.implementation == "CPython" && !f.free_threaded && !f.in_venv)
+        .map(|f| (f.version, f.path))
+        .collect();
+    out.sort_by_key(|(v, _)| harness::spec::parse_version(v));
+    out.dedup_by(|a, b| a.0 == b.0);
+    out
+}
+
+#[test]
+fn each_scenario_follows_the_history_of_its_upstream_fixes() {
+    let here = cpythons();
+    let default = harness::python::default_python(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    // (fact, interpreter) pairs: the oldest and newest in range.
+    let mut runs: Vec<(&Fact, String)> = Vec::new();
+    for f in FACTS {
+        if f.default_only {
+            runs.push((f, default.display().to_string()));
+            continue;
+        }
+        let range = (!f.python.is_empty()).then(|| VersionRange::parse(f.python).unwrap());
+        let within: Vec<&(String, PathBuf)> = here
+            .iter()
+            .filter(|(v, _)| range.as_ref().is_none_or(|r| r.contains(v)))
+            .collect();
+        let ends = within.first().into_iter().chain(within.last());
+        let mut chosen: Vec<String> = ends.map(|(_, p)| p.display().to_string()).collect();
+        chosen.dedup();
+        runs.extend(chosen.into_iter().map(|p| (f, p)));
+    }
+    for id in scenario_ids() {
+        assert!(
+            runs.iter().any(|(f, _)| f.scenario == id),
+            "{id}: no fact of its history could be checked here (interpreters: {here:?})"
+        );
+    }
+    let results: Vec<(&Fact, String, crate::util::Ran)> = std::thread::scope(|s| {
+        let handles: Vec<_> = runs
+            .chunks(2)
+            .map(|chunk| {
+                s.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|(f, py)| {
+                            let ran = repro(&[
+                                "run",
+                                f.scenario,
+                                "--runtime",
+                                "python",
+                                "--variant",
+                                f.variant,
+                                "--python",
+                                py,
+                                "--json",
+                            ]);
+                            (*f, py.clone(), ran)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let mut wrong = Vec::new();
+    for (f, py, ran) in &results {
+        let r = ran.record();
+        let version = r
+            .python
+            .as_ref()
+            .map(|p| p.version.clone())
+            .unwrap_or_default();
+        let symptom_ok = f.symptom.is_none_or(|s| r.symptom.as_deref() == Some(s));
+        if r.verdict != f.verdict || !symptom_ok {
+            wrong.push(format!(
+                "{} / {} on {version} ({py}): observed {} {:?}, history says {} {:?}: {}{}",
+                f.scenario,
+                f.variant,
+                r.verdict,
+                r.symptom,
+                f.verdict,
+                f.symptom,
+                f.why,
+                ran.show()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n\n"));
+    eprintln!("{} facts checked in {} runs", FACTS.len(), results.len());
+}

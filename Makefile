@@ -23,14 +23,20 @@ setup:
 demo: setup
 	$(CARGO) run --release --quiet -- run all --runtime all --variant all
 
+# Then the scaffold test (ignored in a plain cargo test: it builds a copy of
+# the tree): `repro new` makes a scenario the suite covers with no other edit.
 test: setup
 	$(CARGO) test --workspace
+	$(CARGO) test --test integration scaffold -- --ignored
 
 test-nonroot: setup
 	@ci/test-nonroot.sh
 
+# The scenarios' lib.rs files are modules of crates/corpus by #[path] from
+# generated code, which cargo fmt does not follow: rustfmt checks them.
 lint:
 	$(CARGO) fmt --all -- --check
+	rustfmt --check --edition 2024 crates/corpus/*/*.rs crates/repro/templates/new/lib.rs
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 nextest: setup

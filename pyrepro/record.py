@@ -13,8 +13,10 @@ import sys
 
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
-#: The verdicts a scenario process may give itself. The supervisor adds
-#: hung, crashed, skipped and error.
+#: The verdicts a scenario process gives: misbehaved or behaved from its
+#: observation; skipped (a record.Skip) and error (anything else raised)
+#: from pyrepro.runner. The supervisor (crates/harness/src/case.rs) adds
+#: hung and crashed, which no process can say about itself.
 MISBEHAVED = "misbehaved"
 BEHAVED = "behaved"
 ERROR = "error"

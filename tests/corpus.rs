@@ -96,3 +96,70 @@ fn the_registry_pyrepro_and_the_tomls_agree() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+/// README's scenario table is an overview, not a list anything reads
+/// (`repro list` is the list): each row names a scenario that exists and
+/// cites its story as its scenario.toml does, and no scenario has two rows.
+#[test]
+fn the_readme_table_names_real_scenarios_and_their_stories() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let disk = on_disk();
+    let rows: Vec<&str> = readme
+        .lines()
+        .skip_while(|l| !l.starts_with("| id | the story |"))
+        .skip(2)
+        .take_while(|l| l.starts_with("| `"))
+        .collect();
+    assert!(rows.len() >= 6, "the README's scenario table: {rows:?}");
+    let mut seen = Vec::new();
+    for row in rows {
+        let cells: Vec<&str> = row.split(" | ").collect();
+        let id = cells[0].trim_start_matches("| ").trim_matches('`');
+        assert!(
+            disk.iter().any(|d| d == id),
+            "README names {id:?}, not a scenario directory"
+        );
+        assert!(!seen.contains(&id), "README has two rows for {id}");
+        seen.push(id);
+        let story = spec(id).story;
+        let cited = format!("\"{}\", {}", story.title, story.by);
+        assert_eq!(
+            cells[1], cited,
+            "{id}: the README's story is not its scenario.toml's"
+        );
+    }
+}
+
+/// CONTRIBUTING.md's paths are real: every `crates/…`, `pyrepro/…` or
+/// `tests/…` file it names in backquotes exists (placeholders like `<id>`
+/// aside), and so does every `harness::…` module it names.
+#[test]
+fn contributing_names_real_files_and_modules() {
+    let text = std::fs::read_to_string(Path::new(ROOT).join("CONTRIBUTING.md")).unwrap();
+    let quoted: Vec<&str> = text.split('`').skip(1).step_by(2).collect();
+    let mut checked = 0;
+    for q in &quoted {
+        let q = q.trim_end_matches(',');
+        if ["crates/", "pyrepro/", "tests/"]
+            .iter()
+            .any(|p| q.starts_with(p))
+            && !q.contains('<')
+            && !q.contains(' ')
+        {
+            assert!(
+                Path::new(ROOT).join(q).exists(),
+                "CONTRIBUTING.md names {q}, which is not here"
+            );
+            checked += 1;
+        }
+        for part in q.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')) {
+            if let Some(path) = part.strip_prefix("harness::") {
+                let module = path.split("::").next().unwrap();
+                let file = Path::new(ROOT).join(format!("crates/harness/src/{module}.rs"));
+                assert!(file.exists(), "CONTRIBUTING.md names harness::{module}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 10, "{checked} paths checked");
+}

@@ -30,6 +30,10 @@ mod sigterm_zombie;
 // pool-worker-raise: terminate() deadlocks when a worker's handler raises.
 mod pool_worker_raise;
 
+// repro new: a scaffolded scenario, in a copy of the tree, covered by the
+// suite with no other edit (ignored in a plain cargo test; make test runs it).
+mod scaffold;
+
 // make interpreters: its refusals, PyPy's fallbacks, the provisioned ones.
 mod interpreters;
 

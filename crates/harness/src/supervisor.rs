@@ -212,8 +212,10 @@ static INTERRUPT_PIPE: AtomicI32 = AtomicI32::new(-1);
 extern "C" fn on_interrupt(sig: libc::c_int) {
     let fd = INTERRUPT_PIPE.load(Ordering::SeqCst);
     let byte = sig as u8;
-    // SAFETY: write(2) is async-signal-safe; a full pipe drops the byte,
-    // and one is enough.
+    // SAFETY: write(2) is async-signal-safe. The write end is O_NONBLOCK,
+    // so a full pipe (a burst of signals the thread has not read yet)
+    // fails with EAGAIN at once instead of blocking the handler: the byte
+    // already there is enough.
     unsafe {
         libc::write(fd, (&raw const byte).cast(), 1);
     }
@@ -230,6 +232,12 @@ extern "C" fn on_interrupt(sig: libc::c_int) {
 pub fn clean_up_on_interrupt() -> io::Result<()> {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // Never block in the handler (see `on_interrupt`); the reading thread
+    // keeps a blocking read end.
+    nix::fcntl::fcntl(
+        &w,
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )?;
     INTERRUPT_PIPE.store(w.as_raw_fd(), Ordering::SeqCst);
     std::mem::forget(w); // for the handler, for the life of the process
     std::thread::Builder::new()
@@ -593,6 +601,25 @@ pub fn signal_name(sig: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The handler's write end never blocks (a burst of signals must not
+    /// wedge the handler), and the reading thread's end does.
+    #[test]
+    fn the_interrupt_pipe_write_end_is_nonblocking() {
+        clean_up_on_interrupt().unwrap();
+        let w = INTERRUPT_PIPE.load(Ordering::SeqCst);
+        let flags = |fd: i32| {
+            let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{fd}")).unwrap();
+            let octal = info
+                .lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .unwrap()
+                .trim()
+                .to_owned();
+            i32::from_str_radix(&octal, 8).unwrap()
+        };
+        assert_ne!(flags(w) & libc::O_NONBLOCK, 0, "the write end blocks");
+    }
 
     fn sh(script: &str) -> Command {
         let mut c = Command::new("/bin/sh");

@@ -70,6 +70,13 @@ pub enum Command {
         #[arg(long)]
         variant: Option<String>,
     },
+    /// Start a new scenario: crates/corpus/ID/ (scenario.toml, README.md,
+    /// lib.rs) and pyrepro/ID.py, from a working template. Nothing else
+    /// needs an edit; see CONTRIBUTING.md.
+    New {
+        /// The new scenario's id, kebab-case (e.g. inherited-pipe).
+        id: String,
+    },
     /// Copy a scenario's Python module into DIR, to fix its bug yourself.
     Exercise {
         /// A scenario id (see `repro list`).

@@ -3,7 +3,7 @@
 //! `repro` runs each case (scenario × runtime × variant) as a fresh process
 //! under the harness supervisor, reads the one verdict record the process
 //! prints, and compares it with what the scenario's `scenario.toml` expects.
-//! The cases themselves live in `crates/<scenario>` (Rust) and `pyrepro/`
+//! The cases themselves live in `crates/corpus/<id>/` (Rust) and `pyrepro/`
 //! (Python, standalone or embedded through `crates/pyhost`).
 //!
 //! `main` stays thin: parse, dispatch, map the outcome to an exit code
@@ -23,6 +23,7 @@ mod list;
 mod output;
 mod registry;
 mod run;
+mod scaffold;
 mod strace;
 mod stress;
 
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
             runtime,
             variant,
         } => diff::exec(scenario, runtime.as_deref(), variant.as_deref(), &mut out),
+        Command::New { id } => scaffold::exec(id, &mut out),
         Command::Exercise { scenario, dir } => {
             exercise::exercise(scenario, dir.as_deref(), &mut out)
         }

@@ -52,19 +52,33 @@ pub const DEADLINE_ENV: &str = "REPRO_DEADLINE_S";
 /// `error`.
 pub const TIME_FACTOR_ENV: &str = "REPRO_TIME_FACTOR";
 
+/// The largest time factor: 1000 times the longest deadline `repro`
+/// accepts (a week) still fits a `Duration`, and no real platform is that
+/// slow.
+pub const MAX_TIME_FACTOR: f64 = 1000.0;
+
+/// A time factor, from its text: a number above 0 and at most
+/// [`MAX_TIME_FACTOR`]. The one check for `REPRO_TIME_FACTOR` and
+/// `repro kernels --time-factor`.
+///
+/// # Errors
+/// A message that says what is valid.
+pub fn parse_time_factor(s: &str) -> Result<f64, String> {
+    s.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite() && *f > 0.0 && *f <= MAX_TIME_FACTOR)
+        .ok_or_else(|| format!("not a number above 0 and at most {MAX_TIME_FACTOR}"))
+}
+
 /// The factor of [`TIME_FACTOR_ENV`].
 ///
 /// # Errors
-/// A message when it is set but not a positive finite number.
+/// A message when it is set but not a number [`parse_time_factor`] takes.
 pub fn time_factor() -> Result<f64, String> {
     match std::env::var(TIME_FACTOR_ENV) {
         Err(_) => Ok(1.0),
-        Ok(s) => s
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|f| f.is_finite() && *f > 0.0)
-            .ok_or_else(|| format!("{TIME_FACTOR_ENV}={s:?} is not a positive number")),
+        Ok(s) => parse_time_factor(&s).map_err(|e| format!("{TIME_FACTOR_ENV}={s:?}: {e}")),
     }
 }
 

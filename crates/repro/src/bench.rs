@@ -227,9 +227,6 @@ pub fn exec(args: &BenchArgs, out: &mut Out) -> Result<u8, RunError> {
         variant: "all",
     };
     let cases = plan_cases(&scenarios, &selection).map_err(RunError::Usage)?;
-    if args.runs == 0 {
-        return Err(usage("--runs must be at least 1".into()));
-    }
     let needs_python = cases.iter().any(|c| c.runtime == Runtime::Python);
     let py = python_for(args.python.as_deref(), needs_python).map_err(RunError::Usage)?;
     let dir = crate::output::out_dir(args.out.as_deref(), "bench").map_err(RunError::Usage)?;

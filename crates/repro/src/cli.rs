@@ -3,6 +3,59 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+/// Every numeric flag of every subcommand is parsed by one of these, so
+/// no value can panic later (`Duration::from_secs_f64` on 1e30) or turn a
+/// usage error into a verdict (`--timeout 0` as "hung", or as drift). A
+/// refusal is clap's usage error: the flag, the value, what is valid, and
+/// exit code 2, before anything runs.
+pub mod numeric {
+    /// The longest deadline: a week. Times the largest time factor it
+    /// still fits a `Duration`.
+    pub const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
+    /// The shortest deadline: a millisecond (less is no deadline at all).
+    pub const MIN_SECONDS: f64 = 0.001;
+
+    /// A deadline in seconds (`--timeout`, `--vm-timeout`).
+    pub fn seconds(s: &str) -> Result<f64, String> {
+        s.trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|v| (MIN_SECONDS..=MAX_SECONDS).contains(v))
+            .ok_or_else(|| {
+                format!("not a number of seconds from {MIN_SECONDS} to {MAX_SECONDS} (a week)")
+            })
+    }
+
+    /// A whole number from `min` to `max`.
+    fn between(s: &str, min: u32, max: u32) -> Result<u32, String> {
+        s.trim()
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .ok_or_else(|| format!("not a whole number from {min} to {max}"))
+    }
+
+    /// How many times (`--repeat`, `--runs`, `--rounds`).
+    pub fn count(s: &str) -> Result<u32, String> {
+        between(s, 1, 100_000)
+    }
+
+    /// How many side by side (`--jobs`).
+    pub fn jobs(s: &str) -> Result<u32, String> {
+        between(s, 1, 1024)
+    }
+
+    /// A guest's memory in MiB (`--memory`).
+    pub fn mebibytes(s: &str) -> Result<u32, String> {
+        between(s, 256, 1 << 20)
+    }
+
+    /// A time factor (`--time-factor`; `REPRO_TIME_FACTOR` takes the same).
+    pub fn factor(s: &str) -> Result<f64, String> {
+        harness::hang::parse_time_factor(s)
+    }
+}
+
 /// A living corpus of real concurrency bugs from Python services: each one
 /// reproduced on demand, paired with its fix, and checked against what its
 /// scenario.toml expects.
@@ -92,7 +145,7 @@ pub enum Command {
         /// Where your copy is [default: ./repro-exercise-SCENARIO].
         dir: Option<PathBuf>,
         /// The watchdog's deadline, in seconds.
-        #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+        #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = numeric::seconds)]
         timeout: f64,
     },
     /// The canary inside other Linux kernels, each booted in QEMU with this
@@ -151,19 +204,19 @@ pub struct RunArgs {
 
     /// The watchdog's deadline for each case, in seconds: a case still
     /// running then is killed with everything it forked, and reported hung.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = numeric::seconds)]
     pub timeout: f64,
 
     /// Run every case N times and print, per case, how often it reproduced
     /// and the median and p95 time to verdict.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = numeric::count)]
     pub repeat: u32,
 
     /// Run up to N cases side by side (each still alone in its process
     /// group, reported in order) [default: the number of cores; 1 with
     /// --repeat, whose timings are cleaner alone]. --strace runs one at a
     /// time.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = numeric::jobs)]
     pub jobs: Option<u32>,
 }
 
@@ -178,7 +231,7 @@ pub struct BenchArgs {
     pub runtime: String,
 
     /// Runs per case.
-    #[arg(long, value_name = "N", default_value_t = 30)]
+    #[arg(long, value_name = "N", default_value_t = 30, value_parser = numeric::count)]
     pub runs: u32,
 
     /// The interpreter for the python runtime [default: as `repro run`].
@@ -202,7 +255,7 @@ pub struct StressArgs {
     pub scenario: String,
 
     /// How many full rounds (every runtime and variant once per round).
-    #[arg(long, value_name = "N", default_value_t = 50)]
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = numeric::count)]
     pub rounds: u32,
 
     /// The interpreter for the python runtime [default: as `repro run`].
@@ -210,7 +263,7 @@ pub struct StressArgs {
     pub python: Option<PathBuf>,
 
     /// The watchdog's deadline for each case, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = numeric::seconds)]
     pub timeout: f64,
 
     /// Where report.json goes [default: target/stress].
@@ -251,7 +304,7 @@ pub struct CanaryArgs {
     pub out: Option<PathBuf>,
 
     /// The watchdog's deadline for each case, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = numeric::seconds)]
     pub timeout: f64,
 }
 
@@ -291,28 +344,55 @@ pub struct KernelsArgs {
 
     /// Every deadline inside the guest is this many times longer
     /// (REPRO_TIME_FACTOR) [default: 10 under TCG, 2 under KVM].
-    #[arg(long, value_name = "F")]
+    #[arg(long, value_name = "F", value_parser = numeric::factor)]
     pub time_factor: Option<f64>,
 
     /// The watchdog's deadline for each case, in seconds, before the time
     /// factor.
-    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = numeric::seconds)]
     pub timeout: f64,
 
     /// Each VM is killed past this many seconds, and its kernel reported
     /// failed.
-    #[arg(long, value_name = "SECS", default_value_t = 3600.0)]
+    #[arg(long, value_name = "SECS", default_value_t = 3600.0, value_parser = numeric::seconds)]
     pub vm_timeout: f64,
 
     /// The guest's memory, in MiB (the guest's root is writable in RAM).
-    #[arg(long, value_name = "MIB", default_value_t = 3072)]
+    #[arg(long, value_name = "MIB", default_value_t = 3072, value_parser = numeric::mebibytes)]
     pub memory: u32,
 
     /// Boot every kernel this many times, and count the cells that flip.
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = numeric::count)]
     pub rounds: u32,
 
     /// Where the reports go [default: target/canary-kernels].
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numeric;
+
+    #[test]
+    fn numeric_flags_take_their_whole_range() {
+        for ok in ["0.001", "10", " 2.5 ", "604800"] {
+            assert!(numeric::seconds(ok).is_ok(), "{ok}");
+        }
+        for ok in ["1", "100000"] {
+            assert!(numeric::count(ok).is_ok(), "{ok}");
+        }
+        assert_eq!(numeric::jobs("1024"), Ok(1024));
+        assert_eq!(numeric::mebibytes("256"), Ok(256));
+        assert_eq!(numeric::factor("1000"), Ok(1000.0));
+        assert!(numeric::factor("1000.5").is_err());
+        assert!(numeric::count("100001").is_err());
+        assert!(numeric::seconds("604801").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -466,26 +466,6 @@ fn canary_args(args: &KernelsArgs, root: &Path, log: &mut dyn Write) -> Result<V
 pub fn exec(args: &KernelsArgs, out: &mut Out) -> Result<u8, RunError> {
     let start = Instant::now();
     let root = registry::root();
-    for (flag, v) in [
-        ("--timeout", args.timeout),
-        ("--vm-timeout", args.vm_timeout),
-    ] {
-        if !(v.is_finite() && v > 0.0) {
-            return Err(RunError::Usage(Usage(format!(
-                "{flag} {v} is not a positive number of seconds"
-            ))));
-        }
-    }
-    if let Some(f) = args.time_factor {
-        if !(f.is_finite() && f > 0.0) {
-            return Err(RunError::Usage(Usage(format!(
-                "--time-factor {f} is not a positive number"
-            ))));
-        }
-    }
-    if args.rounds == 0 {
-        return Err(RunError::Usage(Usage("--rounds must be at least 1".into())));
-    }
     let accel = match args.accel.as_str() {
         "kvm" => Some(Accel::Kvm),
         "tcg" => Some(Accel::Tcg),

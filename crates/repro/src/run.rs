@@ -286,17 +286,8 @@ pub(crate) fn run_case_with(
 pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
     let scenarios = registry::load().map_err(|e| RunError::Usage(Usage(e.to_string())))?;
     let cases = plan(&scenarios, args).map_err(RunError::Usage)?;
-    if !(args.timeout.is_finite() && args.timeout > 0.0) {
-        return Err(RunError::Usage(Usage(format!(
-            "--timeout {} is not a positive number of seconds",
-            args.timeout
-        ))));
-    }
-    if args.repeat == 0 {
-        return Err(RunError::Usage(Usage("--repeat must be at least 1".into())));
-    }
+    // The numbers are in range: cli::numeric parsed them.
     let jobs = match args.jobs {
-        Some(0) => return Err(RunError::Usage(Usage("--jobs must be at least 1".into()))),
         Some(n) => n as usize,
         // Timings (--repeat) are cleaner alone.
         None if args.repeat > 1 => 1,

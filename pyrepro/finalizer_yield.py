@@ -1,21 +1,9 @@
 """finalizer-yield: a finalizer run by the garbage collector switches greenlets.
 
-Symptom: a gevent service logs, now and then, ``BlockingSwitchOutError:
-Impossible to call blocking function in the event loop callback`` from deep
-inside a logging handler, and the log record it was writing is lost.
-
-Cause: the garbage collector runs finalizers (weakref callbacks, ``__del__``)
-in whatever greenlet happened to trigger the collection. A finalizer that
-does something which can yield (logging to a socket, ``gevent.sleep``, any
-patched socket operation that has to wait) makes gevent switch greenlets
-*inside the collector*. If the interrupted greenlet was the hub (the
-collection ran from a hub callback), gevent refuses:
-``BlockingSwitchOutError``. If it was an ordinary greenlet, the switch
-succeeds, and another greenlet runs in the middle of the collection.
-
-Fix: a finalizer never does I/O or anything that can yield. It records the
-fact, and the I/O happens later, outside the collector. (Deferring with
-``hub.loop.run_callback(fn)`` is not a fix: ``fn`` still runs in the hub.)
+The lesson (what you will see, the story, the mechanism, the fix) is
+crates/corpus/finalizer-yield/README.md (``repro explain finalizer-yield``);
+``repro diff finalizer-yield`` shows each fix, from the lines marked FIX.
+Here: the python and embedded cases, and how each reaches its verdict.
 
 Variants (the line marked FIX is the whole difference):
   broken           the collection runs from a hub callback; the finalizer

@@ -1,22 +1,9 @@
 """fork-held-lock: fork while another thread holds a lock.
 
-Symptom: a forked worker hangs forever on its first log line (or its first
-print, or its first use of some lock), while the parent carries on.
-
-Cause: fork() copies memory, locks included, but only the calling thread. A
-lock that another thread held at that moment is held in the child too, by a
-thread that does not exist there, and nobody will ever release it. The
-child's first acquire blocks forever in a futex wait.
-
-Upstream: CPython re-initialises logging's handler locks in the child since
-3.7 (bpo-6721, bpo-36533; Handler._at_fork_reinit since 3.9), so the logging
-case is fixed there; a plain threading.Lock and sys.stdout's BufferedWriter
-lock are not. Since 3.12, os.fork() in a multi-threaded process warns
-(DeprecationWarning): "use of fork() may lead to deadlocks in the child".
-
-Fix: fork before starting threads; or take the lock around the fork
-(os.register_at_fork) so that no other thread holds it at that instant; or
-don't fork a threaded process at all (spawn, fork+exec).
+The lesson (what you will see, the story, the mechanism, the fix) is
+crates/corpus/fork-held-lock/README.md (``repro explain fork-held-lock``);
+``repro diff fork-held-lock`` shows each fix, from the lines marked FIX.
+Here: the python and embedded cases, and how each reaches its verdict.
 
 Variants (the lines marked FIX are the whole difference from ``broken``):
   broken          a threading.Lock held by another thread

@@ -1,26 +1,11 @@
 """pool-worker-raise: a pool worker's SIGTERM handler raises, and
 ``pool.terminate()`` never returns.
 
-Symptom: a service terminates its ``multiprocessing.Pool`` (a client went
-away; or a ``with Pool()`` block ends; or the interpreter exits) and hangs
-for good. In the story, replacing the worker's ``sys.exit()`` with a plain
-``raise`` "deadlocks the server": ``terminate()`` is synchronous, so an
-event loop that calls it stops too.
-
-Cause (Lib/multiprocessing/pool.py, the same from 3.6 to 3.13):
-``Pool._terminate_pool`` first calls ``_help_stuff_finish``, which takes the
-task queue's reader lock (``inqueue._rlock``) and never gives it back, then
-sends SIGTERM to each worker and joins it. The worker's handler raises a
-RuntimeError inside the task; ``pool.worker`` runs tasks under ``except
-Exception`` and reports it as the task's result, then loops back to
-``get()``, which needs ``inqueue._rlock``. The parent holds it and waits in
-``waitpid`` for the worker; the worker waits in a futex for the lock. It is
-not "anything but SystemExit": a ``KeyboardInterrupt`` (a BaseException,
-not an Exception) leaves the worker as well.
-
-Fix: a handler in a pool worker must leave the worker: ``sys.exit()``
-(SystemExit is not caught by ``except Exception``), or ``os._exit``. Or kill
-workers with SIGKILL. The line marked ``FIX`` is the whole difference.
+The lesson (what you will see, the story, the mechanism, the fix) is
+crates/corpus/pool-worker-raise/README.md (``repro explain
+pool-worker-raise``); ``repro diff pool-worker-raise`` shows each fix, from
+the lines marked FIX. Here: the python and embedded cases, and how each
+reaches its verdict.
 
 Variants:
   broken                   the handler raises RuntimeError: terminate()

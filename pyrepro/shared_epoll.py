@@ -1,18 +1,9 @@
 """shared-epoll: an epoll instance created before fork() is shared.
 
-Symptom: tornado 4 logs ``KeyError: 16`` from ``self._handlers[fd]`` in
-``IOLoop.start``; under asyncio there is no error, the parent's loop just
-burns a core.
-
-Cause: fork() duplicates the epoll *fd*, not the epoll instance. When the
-child registers an fd of its own, the registration lands in the instance the
-parent waits on, and the parent's next poll returns an fd it never
-registered. tornado 4 looks it up in its handler table (KeyError). asyncio's
-selector drops it, but epoll is level-triggered, so the fd is reported again
-at once, and again: the loop spins.
-
-Fix: create the loop (and its epoll) after the fork, in each process. In
-each pair below the variants differ in the one line marked ``FIX``.
+The lesson (what you will see, the story, the mechanism, the fix) is
+crates/corpus/shared-epoll/README.md (``repro explain shared-epoll``);
+``repro diff shared-epoll`` shows each fix, from the lines marked FIX. Here:
+the python and embedded cases, and how each reaches its verdict.
 
 Variants:
   broken / fixed                  tornado 4's shape (MiniIOLoop below)

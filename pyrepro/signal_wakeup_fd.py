@@ -1,30 +1,10 @@
 """signal-wakeup-fd: a forked child's SIGTERM runs the parent's handler.
 
-Symptom: an aiohttp service terminates a worker process (the client went
-away), and the whole web server shuts down. strace shows no SIGTERM to the
-server; aiohttp's run_app nevertheless raised GracefulExit from its SIGTERM
-handler.
-
-Cause: ``loop.add_signal_handler`` calls ``signal.set_wakeup_fd(csock)``:
-from then on CPython's C-level signal handler writes the number of every
-signal it catches into that socket, and the loop reads the other end to
-dispatch handlers. A ``fork`` child inherits the C-level state (the wakeup
-fd, and the no-op Python handler asyncio installed) and the socket itself.
-When the parent terminates the child, the *child's* handler writes byte 15
-into the socket the *parent's* loop reads, and the parent runs its own
-SIGTERM handler. Setting a handler of your own in the child (the story's
-worker did) does not help: the wakeup fd is separate state. And a child that
-sets nothing keeps asyncio's no-op handler, so ``terminate()`` does not even
-kill it.
-
-Upstream: CPython 3.12 resets the wakeup fd in a forked child, from an at-fork
-hook that ``asyncio.events`` registers when it is imported (gh-66285). The
-hook does not reset the handlers, so a child that sets none still ignores
-``terminate()``.
-
-Fix: in the child, ``signal.set_wakeup_fd(-1)`` and reset SIGTERM and SIGINT
-to SIG_DFL (the story's pool initializer); or start the child with
-``spawn``. The lines marked ``FIX`` are the whole difference in each pair.
+The lesson (what you will see, the story, the mechanism, the fix) is
+crates/corpus/signal-wakeup-fd/README.md (``repro explain
+signal-wakeup-fd``); ``repro diff signal-wakeup-fd`` shows each fix, from
+the lines marked FIX. Here: the python and embedded cases, and how each
+reaches its verdict.
 
 Variants:
   broken / fixed / fixed-spawn   asyncio parent, multiprocessing child that

@@ -1,20 +1,9 @@
 """sigterm-zombie: a terminated worker leaves its own child behind.
 
-Symptom: a service terminates a worker process (its client went away); the
-process the worker had spawned (with pexpect, in the story) lives on, and
-when it exits it stays a zombie (``Z`` in ps, ``<defunct>``), one more with
-every cancelled request.
-
-Cause: SIGTERM's default action kills the worker at once; nothing in it
-runs, so nothing kills or reaps its child. The orphan is reparented: to the
-nearest child subreaper, or to PID 1. In a container the service itself is
-PID 1 (or, here, a subreaper, which is the same thing for its descendants),
-and it only ever waits for the workers it knows. When the orphan exits (its
-stdin, or its pty, closed with the worker), nobody reaps it.
-
-Fix: the worker's SIGTERM handler kills its child and reaps it, then exits;
-the parent reaps the worker. The lines marked ``FIX`` are the whole
-difference in each pair.
+The lesson (what you will see, the story, the mechanism, the fix) is
+crates/corpus/sigterm-zombie/README.md (``repro explain sigterm-zombie``);
+``repro diff sigterm-zombie`` shows each fix, from the lines marked FIX.
+Here: the python and embedded cases, and how each reaches its verdict.
 
 Variants:
   broken / fixed                  the child is ``cat`` from subprocess.Popen

@@ -163,3 +163,49 @@ fn contributing_names_real_files_and_modules() {
     }
     assert!(checked >= 10, "{checked} paths checked");
 }
+
+/// One lesson per scenario: README.md tells it. The code's own docs (the
+/// lib.rs crate doc, the pyrepro module docstring) point there and say how
+/// the verdict is reached; none retells the symptom, cause or fix, so no
+/// copy can disagree with the lesson.
+#[test]
+fn the_lesson_is_told_once() {
+    for id in on_disk() {
+        let dir = Path::new(ROOT).join("crates/corpus").join(&id);
+        let module = Path::new(ROOT)
+            .join("pyrepro")
+            .join(format!("{}.py", id.replace('-', "_")));
+        for (path, doc) in [(dir.join("lib.rs"), "//!"), (module, "\"\"\"")] {
+            let Ok(text) = std::fs::read_to_string(&path) else {
+                continue;
+            };
+            let head: String = if doc == "//!" {
+                text.lines()
+                    .take_while(|l| l.starts_with("//!"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            } else {
+                text.split("\"\"\"").nth(1).unwrap_or("").to_owned()
+            };
+            assert!(
+                head.contains("README.md"),
+                "{}: its doc does not point to the lesson",
+                path.display()
+            );
+            for retold in [
+                "**Symptom.**",
+                "**Cause.**",
+                "**Fix.**",
+                "\nSymptom:",
+                "\nCause",
+                "\nFix:",
+            ] {
+                assert!(
+                    !head.contains(retold),
+                    "{}: its doc retells the lesson ({retold:?})",
+                    path.display()
+                );
+            }
+        }
+    }
+}

@@ -1,15 +1,9 @@
 //! # finalizer-yield: a finalizer that re-enters the scheduler it runs on
 //!
-//! **Symptom.** A gevent service logs, now and then,
-//! `BlockingSwitchOutError: Impossible to call blocking function in the event
-//! loop callback` from inside a logging handler, and the record it was
-//! writing is lost. (pyrepro/finalizer_yield.py has the Python story.)
-//!
-//! **Cause.** A finalizer (`__del__`, a weakref callback, a Rust `Drop`)
-//! runs wherever the object happens to die, in the middle of whatever code
-//! was running. If it does I/O by waiting on the scheduler that is already
-//! running it (gevent's hub, a futures executor), it re-enters that
-//! scheduler from inside itself.
+//! The lesson (what you will see, the story, the mechanism, the fix) is
+//! `README.md` beside this file: `repro explain finalizer-yield`. Here: the
+//! Rust variants and how each reaches its verdict; `repro diff finalizer-yield`
+//! shows each fix, read from the code marked `FIX`.
 //!
 //! **The Rust analogue.** A `Drop` that writes its record with
 //! `futures::executor::block_on`, while the value is dropped inside a task
@@ -18,10 +12,6 @@
 //! the record is lost (`broken`). If the drop happens while the task is
 //! already unwinding from a panic, that second panic aborts the whole
 //! process (`broken-abort`: the supervisor reports it `crashed`, SIGABRT).
-//!
-//! **Fix.** A finalizer never waits. The `Drop` hands its record to a
-//! channel, and a task on the same pool writes it (`fixed`). In [`run`] the
-//! difference is the branch marked `FIX` in `Drop for Connection`.
 
 use futures::StreamExt;
 use futures::channel::mpsc;

@@ -1,24 +1,9 @@
 //! # fork-held-lock: fork while another thread holds a lock
 //!
-//! **Symptom.** A forked worker hangs forever on its first log line, its
-//! first `print`, or its first use of some lock, while the parent carries on.
-//! Nothing crashes and nothing is logged. The child just sits in a futex wait.
-//!
-//! **Cause.** `fork()` copies the whole address space, locks included, but
-//! only the calling thread. A lock another thread held at that instant is
-//! held in the child too, by a thread that does not exist there, and nobody
-//! will ever release it. The child's first `lock()` waits forever.
-//!
-//! **Upstream.** The story: "Don't mix threads and forks" (2011). CPython fixed its own
-//! logging locks in the child in 3.7 (bpo-6721); a plain lock cannot be fixed
-//! for you. POSIX: after a fork in a multi-threaded process the child may
-//! only call async-signal-safe functions until it execs.
-//!
-//! **Fix.** Fork before starting threads (`fixed-order`), or take the lock
-//! around the fork with `pthread_atfork` so that no other thread holds it at
-//! that instant (`fixed-atfork`), or exec right after the fork
-//! (`fixed-exec`, what `std::process::Command` does). Each is a small marked
-//! difference from `broken` in [`run`].
+//! The lesson (what you will see, the story, the mechanism, the fix) is
+//! `README.md` beside this file: `repro explain fork-held-lock`. Here: the Rust
+//! variants and how each reaches its verdict; `repro diff fork-held-lock` shows
+//! each fix, read from the code marked `FIX`.
 //!
 //! The embedded form (`broken-native-fork`, see [`native`]): a Python thread
 //! holds the GIL, and Rust calls `fork()` itself. CPython's at-fork handling

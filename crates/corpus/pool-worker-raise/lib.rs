@@ -1,24 +1,14 @@
 //! # pool-worker-raise: the worker's SIGTERM handler raises; terminate() hangs
 //!
-//! **Symptom.** A service terminates its process pool and never gets past
-//! it. In the story ("Python is easy"), a worker's SIGTERM handler that raised an
-//! exception instead of calling `sys.exit()` "deadlocks the server".
-//!
-//! **Cause.** CPython's `Pool._terminate_pool` takes the task queue's reader
-//! lock (`_help_stuff_finish`), keeps it, sends SIGTERM to each worker and
-//! waits for it to exit. A worker whose handler *raises* does not exit: its
-//! loop catches the failed task (`except Exception`), reports it, and goes
-//! back to take the next task, which needs that lock. The parent holds the
-//! lock and waits for the worker; the worker waits for the lock.
+//! The lesson (what you will see, the story, the mechanism, the fix) is
+//! `README.md` beside this file: `repro explain pool-worker-raise`. Here: the
+//! Rust variants and how each reaches its verdict; `repro diff
+//! pool-worker-raise` shows each fix, read from the code marked `FIX`.
 //!
 //! This crate is that protocol in Rust: the lock is a process-shared POSIX
 //! semaphore (what `multiprocessing.Lock` is), the worker's loop treats a
 //! task ended by SIGTERM as a failed task, as `pool.worker` does, and
 //! `terminate` takes the lock, signals and waits, as `_terminate_pool` does.
-//!
-//! **Fix.** A handler in a pool worker leaves the worker (`_exit`, in
-//! Python `sys.exit()`). In [`run`] the two variants differ in the block
-//! marked `FIX`.
 //!
 //! ## How the verdict is reached, without a clock
 //!

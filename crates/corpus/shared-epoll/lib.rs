@@ -1,26 +1,9 @@
 //! # shared-epoll: an epoll instance created before `fork()` is shared
 //!
-//! **Symptom.** A tornado 4 server that forks workers logs, now and then,
-//! `KeyError: 16` from `fd_obj, handler_func = self._handlers[fd]` in
-//! `IOLoop.start`. Under asyncio the same mistake gives no error at all: the
-//! parent's loop just starts burning a core.
-//!
-//! **Cause.** `epoll_create` returns an fd, and `fork()` duplicates fds, not
-//! what they refer to: parent and child hold *one* epoll instance. When the
-//! child registers an fd of its own (`epoll_ctl(ADD)`), the registration
-//! lands in the instance the parent is waiting on, and the parent's
-//! `epoll_wait` returns an event for an fd the parent never registered.
-//! tornado looks the fd up in its handler table and raises `KeyError`.
-//! asyncio's selector drops the unknown event. But epoll is level-triggered
-//! by default, so the fd is reported again on the very next wait, and the
-//! loop spins.
-//!
-//! **Upstream.** The tornado "KeyError in IOLoop" story, tornado issue 2078,
-//! `epoll(7)` NOTES: "the epoll set is shared by the parent and child".
-//!
-//! **Fix.** Create the loop, and so its epoll, after the fork, in each
-//! process. In [`run`] the two variants differ in one expression, the one
-//! marked `FIX`: which loop the child registers its fd in.
+//! The lesson (what you will see, the story, the mechanism, the fix) is
+//! `README.md` beside this file: `repro explain shared-epoll`. Here: the Rust
+//! variants and how each reaches its verdict; `repro diff shared-epoll` shows
+//! each fix, read from the code marked `FIX`.
 //!
 //! ## How the verdict is reached, without a clock
 //!

@@ -1,26 +1,9 @@
 //! # signal-wakeup-fd: a forked child's SIGTERM runs the parent's handler
 //!
-//! **Symptom.** An aiohttp service terminates a worker process when its
-//! client goes away, and the whole server shuts down. strace shows no
-//! SIGTERM to the server, yet aiohttp's SIGTERM handler ran.
-//!
-//! **Cause.** Event loops learn about signals through a self-pipe: the
-//! process-wide signal handler writes the signal number into a pipe (or
-//! socket), and the loop reads the other end and dispatches its handlers.
-//! That is what `signal.set_wakeup_fd` sets up for asyncio, and what
-//! signal-hook's pipe adapter does in Rust. `fork()` copies both halves into
-//! the child: the handler, and the fd of the *parent's* pipe. When the parent
-//! sends SIGTERM to the child, the child's inherited handler writes byte 15
-//! into the pipe the parent's loop reads. The parent then dispatches
-//! "SIGTERM received" although it never received one.
-//!
-//! **Upstream.** The story ("Python is easy"). CPython 3.12 resets the
-//! wakeup fd in forked children from an asyncio at-fork hook (gh-66285). A
-//! native fork, like this one, never runs that hook.
-//!
-//! **Fix.** In the child, before anything else, reset the signal disposition
-//! and drop the inherited pipe. In [`run`] the two variants differ in the
-//! block marked `FIX`.
+//! The lesson (what you will see, the story, the mechanism, the fix) is
+//! `README.md` beside this file: `repro explain signal-wakeup-fd`. Here: the
+//! Rust variants and how each reaches its verdict; `repro diff
+//! signal-wakeup-fd` shows each fix, read from the code marked `FIX`.
 //!
 //! ## How the verdict is reached, without a clock
 //!

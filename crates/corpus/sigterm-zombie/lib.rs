@@ -1,20 +1,9 @@
 //! # sigterm-zombie: a terminated worker leaves its own child behind
 //!
-//! **Symptom.** A service terminates a worker process when its client goes
-//! away. The process that worker had spawned (with pexpect, in the story)
-//! lives on, and when it exits it stays a zombie (`<defunct>` in `ps`): one
-//! more for every cancelled request, until the pid table runs out.
-//!
-//! **Cause.** SIGTERM's default action kills the worker at once: nothing in
-//! it runs, so nothing kills or reaps its child. The orphan is reparented to
-//! the nearest child subreaper, or to PID 1. In a container the service
-//! itself is PID 1 (here, a subreaper: the same thing for its descendants),
-//! and it only waits for the workers it knows. When the orphan exits (its
-//! stdin, or its pty, closed with the worker), nobody reaps it.
-//!
-//! **Fix.** The worker's SIGTERM handler kills its child and reaps it, then
-//! exits; the parent reaps the worker. In [`run`] the two variants differ in
-//! the block marked `FIX`.
+//! The lesson (what you will see, the story, the mechanism, the fix) is
+//! `README.md` beside this file: `repro explain sigterm-zombie`. Here: the Rust
+//! variants and how each reaches its verdict; `repro diff sigterm-zombie` shows
+//! each fix, read from the code marked `FIX`.
 //!
 //! ## How the verdict is reached, without a clock
 //!

@@ -28,7 +28,7 @@ import sys
 import sysconfig
 import weakref
 
-from pyrepro.record import Observation, Skip
+from pyrepro.record import Observation, Skip, missing
 from pyrepro.trace import Trace
 
 BLOCKING_SWITCH_OUT = "blocking-switch-out"
@@ -47,8 +47,7 @@ def prepare(variant):
         if sysconfig.get_config_var("Py_GIL_DISABLED"):
             raise Skip("gevent is not installed for this interpreter (%s): gevent "
                        "does not support free-threaded CPython" % e)
-        raise Skip("gevent is not installed for this interpreter (%s); make setup "
-                   "installs it into .venv" % e)
+        raise missing("gevent", e)
     if variant == "broken-syslog":
         import logging.handlers  # noqa: F401
         from gevent import monkey

@@ -238,7 +238,7 @@ def stdout_case():
     thread.start()
     try:
         started.wait()
-        blocked = proc.wait_until_thread_blocked_in(os.getpid(), tid[0], proc.WRITE_SYSCALLS)
+        blocked = proc.wait_until_thread_blocked_in(os.getpid(), tid[0], proc.syscalls("write"))
         obs.note("holder thread %d blocked in write(1) with sys.stdout.buffer's lock "
                  "held (wchan %s)" % (tid[0], blocked["wchan"]))
 

@@ -37,8 +37,6 @@ from pyrepro.trace import Trace, child_event
 
 TERMINATE_DEADLOCK = "terminate-deadlock"
 
-#: wait4 / waitid: where a thread joining a child process sleeps.
-WAIT_SYSCALLS = {"x86_64": (61, 247), "aarch64": (260, 95)}
 
 #: Set before the pool forks its worker, so the worker has them.
 _STATE = {}
@@ -109,7 +107,7 @@ def shape(how):
         tr.event("parent", "worker in a futex wait, unchanged: deadlocked")
         waiting = proc.wait_until_thread_blocked_in(
             os.getpid(), tids["terminate"],
-            WAIT_SYSCALLS.get(os.uname().machine, (61,)))
+            proc.syscalls("wait"))
         held = not pool._inqueue._rlock.acquire(False)
         obs.note("worker %d caught the handler's RuntimeError (pool.worker: except "
                  "Exception), went back to get() and sits in a futex wait on 0x%x "

@@ -234,11 +234,36 @@ def _give_up_after():
 
 GIVE_UP_AFTER = _give_up_after()
 
-#: futex, futex_waitv, futex_wait.
-_FUTEX = {"x86_64": (202, 449, 454), "aarch64": (98, 449, 454)}
-FUTEX_SYSCALLS = _FUTEX.get(platform.machine(), (449, 454))
-#: write(2).
-WRITE_SYSCALLS = {"x86_64": (1,), "aarch64": (64,)}.get(platform.machine(), ())
+#: Syscall numbers, by machine (what /proc/<pid>/syscall reports), for the
+#: Linux architectures CPython has wheels for (manylinux, musllinux) whose
+#: numbers are checked against the kernel's tables: the asm-generic ones
+#: (aarch64, riscv64, loongarch64), x86_64, i386 and 32-bit arm. futex is
+#: futex, futex_time64 (32-bit), futex_waitv and futex_wait; wait is wait4
+#: and waitid.
+_GENERIC = {"futex": (98, 449, 454), "write": (64,), "gettid": 178, "wait": (260, 95)}
+_I386_ARM = {"futex": (240, 422, 449, 454), "write": (4,), "gettid": 224}
+SYSCALLS = {
+    "x86_64": {"futex": (202, 449, 454), "write": (1,), "gettid": 186, "wait": (61, 247)},
+    "aarch64": _GENERIC,
+    "riscv64": _GENERIC,
+    "loongarch64": _GENERIC,
+    "i686": dict(_I386_ARM, wait=(114, 284)),
+    "i386": dict(_I386_ARM, wait=(114, 284)),
+    "armv7l": dict(_I386_ARM, wait=(114, 280)),
+    "armv8l": dict(_I386_ARM, wait=(114, 280)),
+}
+
+
+def syscalls(name):
+    """The numbers of syscall ``name`` on this machine; on a machine not in
+    SYSCALLS, an error that says so (never a silent miss, which would turn a
+    deadlock into a wrong verdict)."""
+    machine = platform.machine()
+    table = SYSCALLS.get(machine)
+    if table is None:
+        raise RuntimeError("pyrepro/proc.py has no syscall numbers for %r (only %s): "
+                           "add them to SYSCALLS" % (machine, ", ".join(sorted(SYSCALLS))))
+    return table[name]
 
 
 def _read(path):
@@ -278,7 +303,7 @@ def in_futex_wait(s):
     if s["state"] != "S":
         return False
     if words and words[0].isdigit():
-        return int(words[0]) in FUTEX_SYSCALLS
+        return int(words[0]) in syscalls("futex")
     return "futex" in s["wchan"]
 
 
@@ -339,4 +364,4 @@ def wait_until_thread_blocked_in(pid, tid, syscalls):
 
 def gettid():
     """The calling thread's kernel id (threading.get_native_id is 3.8+)."""
-    return _libc.syscall(186 if platform.machine() == "x86_64" else 178)
+    return _libc.syscall(syscalls("gettid"))

@@ -28,6 +28,24 @@ class Skip(Exception):
     is the reason, and the verdict is ``skipped``."""
 
 
+def missing(package, detail):
+    """The Skip for a pinned package this interpreter lacks, with the hint
+    that fits where it runs: the project's .venv (make setup installs it),
+    another environment (a canary's: no wheel of the pin for this
+    interpreter), or a bare interpreter named with --python."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    prefix = os.path.realpath(sys.prefix)
+    if prefix == os.path.realpath(os.path.join(root, ".venv")):
+        hint = "make setup installs it into this .venv"
+    elif prefix != os.path.realpath(getattr(sys, "base_prefix", sys.prefix)):
+        hint = ("this environment (%s) has no install of its pin in "
+                "pyrepro/requirements.txt (no wheel for this interpreter?)" % sys.prefix)
+    else:
+        hint = ("install it here (pyrepro/requirements.txt pins it), or run on the "
+                "project's .venv, which make setup provides")
+    return Skip("%s is not installed for this interpreter (%s); %s" % (package, detail, hint))
+
+
 class Observation(object):
     """What a scenario saw: the symptom (None if the bug did not show) and the
     evidence. The verdict follows from the symptom alone, so it cannot be

@@ -30,7 +30,7 @@ import time
 
 from pyrepro.aio import LoopProbe
 from pyrepro.proc import Event, epoll_targets, fork_child
-from pyrepro.record import Observation, Skip
+from pyrepro.record import Observation, Skip, missing
 from pyrepro.runner import use_side
 from pyrepro.trace import Trace
 
@@ -207,8 +207,7 @@ def prepare(variant):
         import asyncio  # noqa: F401
     if variant.endswith("-tornado6"):
         if use_side("tornado6") is None:
-            raise Skip("tornado 6 is not installed for this interpreter (no "
-                       "repro-tornado6 on sys.path; make setup installs it into .venv)")
+            raise missing("tornado 6", "no repro-tornado6 on sys.path")
         want = 6
     elif variant.endswith("-tornado"):
         want = 4
@@ -217,8 +216,7 @@ def prepare(variant):
     try:
         import tornado.ioloop  # noqa: F401
     except ImportError as e:
-        raise Skip("tornado %d is not installed for this interpreter (%s); make "
-                   "setup installs it into .venv" % (want, e))
+        raise missing("tornado %d" % want, e)
     import tornado
     if tornado.version_info[0] != want:
         raise Skip("this variant needs tornado %d; found tornado %s in %s"

@@ -54,7 +54,7 @@ import sys
 import threading
 
 from pyrepro.proc import die_with_parent, fork_child
-from pyrepro.record import Observation, Skip
+from pyrepro.record import Observation, Skip, missing
 from pyrepro.trace import Trace, child_event
 
 SERVER_SHUT_DOWN = "server-shut-down"
@@ -69,8 +69,7 @@ def check_aiohttp():
         import aiohttp
         from aiohttp import web  # noqa: F401
     except ImportError as e:
-        raise Skip("aiohttp is not installed for this interpreter (%s); make setup "
-                   "installs it into .venv" % e)
+        raise missing("aiohttp", e)
     v = aiohttp.__version__
     if v.startswith("3.8.") and v not in ("3.8.0", "3.8.1"):
         raise Skip("aiohttp %s never cancels a handler when its client disconnects "

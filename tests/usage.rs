@@ -104,6 +104,35 @@ fn python_that_is_not_executable_not_python_or_too_old() {
     );
 }
 
+/// A real Python 2 (where one is installed: pyenv's, or python2 on PATH)
+/// is named too old, with its version, not "not a Python interpreter".
+#[test]
+fn python_2_is_too_old_by_name() {
+    let pyenv = std::env::var("PYENV_ROOT")
+        .unwrap_or_else(|_| format!("{}/.pyenv", std::env::var("HOME").unwrap_or_default()));
+    let candidates = std::fs::read_dir(Path::new(&pyenv).join("versions"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("2."))
+        .map(|e| e.path().join("bin/python"))
+        .chain(
+            std::env::var_os("PATH")
+                .into_iter()
+                .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+                .map(|d| d.join("python2")),
+        );
+    let Some(py2) = candidates.into_iter().find(|p| p.is_file()) else {
+        eprintln!("skipped: no Python 2 here (pyenv versions, python2 on PATH)");
+        return;
+    };
+    let py2 = py2.to_str().unwrap();
+    assert_usage(
+        &repro(&["run", "shared-epoll", "--python", py2]),
+        &[py2, "Python 2.", "is too old", "3.6+"],
+    );
+}
+
 /// Every numeric flag of every subcommand, refused alike before anything
 /// runs: zero, negative, huge, not a number. None may panic (exit 101),
 /// become a verdict (`hung`, exit 3) or drift (exit 1).

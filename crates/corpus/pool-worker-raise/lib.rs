@@ -132,47 +132,49 @@ pub fn run(variant: &str) -> Result<Observation, String> {
 
     // 1. SIGTERM stays blocked in the worker until its task waits for it.
     tr.fork();
-    // SAFETY: the scenario process is single-threaded until after the fork.
-    let worker = unsafe {
-        fork_child_with_blocked(Signal::SIGTERM, || {
-            // repro:diff fixed
-            let handler = if fixed {
-                // FIX: the handler leaves the worker instead of failing the task.
-                leave_worker as extern "C" fn(libc::c_int)
-            } else {
-                raise_in_task
-            };
-            let action = SigAction::new(
-                SigHandler::Handler(handler),
-                SaFlags::empty(),
-                SigSet::empty(),
-            );
-            sigaction(Signal::SIGTERM, &action).expect("sigaction");
-            // pool.worker: get a task, run it, report, again.
-            let mut tasks = 1;
-            loop {
-                say(&progress_w, "get(): taking the queue lock");
-                lock.acquire();
-                tasks -= 1;
-                lock.release();
-                if tasks == 0 {
-                    ct.event(format_args!(
-                        "task running, SIGTERM handler installed; sigsuspend"
-                    ));
-                    say(&progress_w, "task running");
-                    running.notify().expect("notify task_running");
-                }
-                // 2. The task: until SIGTERM (unblocked and awaited atomically).
-                let _ = SigSet::empty().suspend();
-                if TASK_FAILED.swap(false, Ordering::SeqCst) {
-                    ct.event(format_args!(
-                        "SIGTERM: task failed, reported; back to get()"
-                    ));
-                    say(&progress_w, "task failed: reported as its result");
-                }
+    // The child's work, safe code: only the fork itself is unsafe.
+    let worker_work = || {
+        // repro:diff fixed
+        let handler = if fixed {
+            // FIX: the handler leaves the worker instead of failing the task.
+            leave_worker as extern "C" fn(libc::c_int)
+        } else {
+            raise_in_task
+        };
+        let action = SigAction::new(
+            SigHandler::Handler(handler),
+            SaFlags::empty(),
+            SigSet::empty(),
+        );
+        // SAFETY: both handlers are async-signal-safe (`_exit`; an atomic
+        // store the task loop polls).
+        unsafe { sigaction(Signal::SIGTERM, &action) }.expect("sigaction");
+        // pool.worker: get a task, run it, report, again.
+        let mut tasks = 1;
+        loop {
+            say(&progress_w, "get(): taking the queue lock");
+            lock.acquire();
+            tasks -= 1;
+            lock.release();
+            if tasks == 0 {
+                ct.event(format_args!(
+                    "task running, SIGTERM handler installed; sigsuspend"
+                ));
+                say(&progress_w, "task running");
+                running.notify().expect("notify task_running");
             }
-        })
+            // 2. The task: until SIGTERM (unblocked and awaited atomically).
+            let _ = SigSet::empty().suspend();
+            if TASK_FAILED.swap(false, Ordering::SeqCst) {
+                ct.event(format_args!(
+                    "SIGTERM: task failed, reported; back to get()"
+                ));
+                say(&progress_w, "task failed: reported as its result");
+            }
+        }
     };
+    // SAFETY: the scenario process is single-threaded until after the fork.
+    let worker = unsafe { fork_child_with_blocked(Signal::SIGTERM, worker_work) };
     let worker = worker.map_err(|e| format!("fork: {e}"))?;
     drop(progress_w);
     running

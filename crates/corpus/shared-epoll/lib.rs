@@ -120,33 +120,32 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     let mut child_registered = Event::new("child_registered").map_err(e("pipe"))?;
     let mut parent_polled = Event::new("parent_polled").map_err(e("pipe"))?;
 
+    // The child's work, safe code: only the fork itself is unsafe.
+    let child_work = || {
+        let mut own_loop;
+        // repro:diff fixed
+        let child_loop = if fixed {
+            // FIX: the child creates its own loop instead of using the inherited one.
+            own_loop = IoLoop::new().expect("epoll_create in the child");
+            &mut own_loop
+        } else {
+            &mut parent_loop
+        };
+        let (mut tx, rx) = UnixStream::pair().expect("socketpair in the child");
+        child_loop
+            .add_handler(&rx, "child-read")
+            .expect("epoll_ctl(ADD) in the child");
+        let (fd, on) = (rx.as_raw_fd(), child_loop.raw_fd());
+        ct.event(format_args!("epoll_ctl(ADD, {fd}) on epoll fd {on}"));
+        tx.write_all(b"x").expect("write in the child");
+        ct.event(format_args!("fd {fd} readable; child_registered"));
+        child_registered.notify().expect("notify child_registered");
+        parent_polled.wait().expect("wait parent_polled");
+        0
+    };
     // 2. The child registers an fd of its own and makes it readable.
     // SAFETY: the scenario process is single-threaded.
-    let child = unsafe {
-        fork_child(|| {
-            let mut own_loop;
-            // repro:diff fixed
-            let child_loop = if fixed {
-                // FIX: the child creates its own loop instead of using the inherited one.
-                own_loop = IoLoop::new().expect("epoll_create in the child");
-                &mut own_loop
-            } else {
-                &mut parent_loop
-            };
-            let (mut tx, rx) = UnixStream::pair().expect("socketpair in the child");
-            child_loop
-                .add_handler(&rx, "child-read")
-                .expect("epoll_ctl(ADD) in the child");
-            let (fd, on) = (rx.as_raw_fd(), child_loop.raw_fd());
-            ct.event(format_args!("epoll_ctl(ADD, {fd}) on epoll fd {on}"));
-            tx.write_all(b"x").expect("write in the child");
-            ct.event(format_args!("fd {fd} readable; child_registered"));
-            child_registered.notify().expect("notify child_registered");
-            parent_polled.wait().expect("wait parent_polled");
-            0
-        })
-    }
-    .map_err(|err| format!("fork: {err}"))?;
+    let child = unsafe { fork_child(child_work) }.map_err(|err| format!("fork: {err}"))?;
 
     // 3. Decide with a zero-timeout poll, now that the child has registered.
     child_registered

@@ -152,25 +152,26 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     // 1. SIGTERM stays blocked in the child until it waits for it.
     // 2. The child: the worker the parent will terminate.
     tr.fork();
-    // SAFETY: the scenario process is single-threaded.
-    let child = unsafe {
-        fork_child_with_blocked(Signal::SIGTERM, || {
-            // repro:diff fixed
-            if fixed {
-                // FIX: forget the parent's signal handler and wakeup pipe.
-                let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
-                sigaction(Signal::SIGTERM, &default).expect("reset SIGTERM");
-                parent_loop.forget_in_child();
-                ct.event(format_args!("SIGTERM -> SIG_DFL; inherited pipe closed"));
-            }
-            child_ready.notify().expect("notify child_ready");
-            ct.event(format_args!("ready; sigsuspend() until SIGTERM"));
-            // Unblock SIGTERM and sleep, atomically: no signal is lost.
-            let _ = SigSet::empty().suspend();
-            ct.event(format_args!("its inherited handler ran: byte 15 written"));
-            0
-        })
+    // The child's work, safe code: only the fork itself is unsafe.
+    let child_work = || {
+        // repro:diff fixed
+        if fixed {
+            // FIX: forget the parent's signal handler and wakeup pipe.
+            let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+            // SAFETY: SIG_DFL installs no handler.
+            unsafe { sigaction(Signal::SIGTERM, &default) }.expect("reset SIGTERM");
+            parent_loop.forget_in_child();
+            ct.event(format_args!("SIGTERM -> SIG_DFL; inherited pipe closed"));
+        }
+        child_ready.notify().expect("notify child_ready");
+        ct.event(format_args!("ready; sigsuspend() until SIGTERM"));
+        // Unblock SIGTERM and sleep, atomically: no signal is lost.
+        let _ = SigSet::empty().suspend();
+        ct.event(format_args!("its inherited handler ran: byte 15 written"));
+        0
     };
+    // SAFETY: the scenario process is single-threaded.
+    let child = unsafe { fork_child_with_blocked(Signal::SIGTERM, child_work) };
     let child = child.map_err(|e| format!("fork: {e}"))?;
 
     // 3. Terminate the child and reap it.

@@ -88,39 +88,44 @@ pub fn run(variant: &str) -> Result<Observation, String> {
 
     // 1. SIGTERM stays blocked in the worker until it waits for it.
     tr.fork();
-    // SAFETY: the scenario process is single-threaded.
-    let worker = unsafe {
-        fork_child_with_blocked(Signal::SIGTERM, || {
-            // 2. The worker: a child of its own, then wait for SIGTERM.
-            let mut cat = Command::new("cat");
-            cat.stdin(Stdio::piped()).stdout(Stdio::null());
-            // (Inside the fork_child unsafe block: sigprocmask is
-            // async-signal-safe.) The worker's SIGTERM is blocked (step 1),
-            // and a signal mask survives fork and exec.
+    // The child's work, safe code: only the fork itself is unsafe.
+    let worker_work = || {
+        // 2. The worker: a child of its own, then wait for SIGTERM.
+        let mut cat = Command::new("cat");
+        cat.stdin(Stdio::piped()).stdout(Stdio::null());
+        // The worker's SIGTERM is blocked (step 1), and a signal mask
+        // survives fork and exec: cat gets an empty one.
+        // SAFETY: the pre-exec hook only calls sigprocmask, which is
+        // async-signal-safe.
+        unsafe {
             cat.pre_exec(|| {
                 sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
                     .map_err(std::io::Error::from)
             });
-            let cat = cat.spawn().expect("spawn cat");
-            CHILD.store(cat.id() as i32, Ordering::SeqCst);
-            ct.event(format_args!("spawned cat: pid {}", cat.id()));
-            // repro:diff fixed
-            if fixed {
-                // FIX: on SIGTERM, kill and reap the child before exiting.
-                let action = SigAction::new(
-                    SigHandler::Handler(kill_reap_exit),
-                    SaFlags::empty(),
-                    SigSet::empty(),
-                );
-                sigaction(Signal::SIGTERM, &action).expect("sigaction");
-            }
-            ready.notify().expect("notify ready");
-            ct.event(format_args!("ready; sigsuspend() until SIGTERM"));
-            let _ = SigSet::empty().suspend();
-            drop(cat);
-            3
-        })
+        }
+        let cat = cat.spawn().expect("spawn cat");
+        CHILD.store(cat.id() as i32, Ordering::SeqCst);
+        ct.event(format_args!("spawned cat: pid {}", cat.id()));
+        // repro:diff fixed
+        if fixed {
+            // FIX: on SIGTERM, kill and reap the child before exiting.
+            let action = SigAction::new(
+                SigHandler::Handler(kill_reap_exit),
+                SaFlags::empty(),
+                SigSet::empty(),
+            );
+            // SAFETY: kill_reap_exit calls only async-signal-safe functions
+            // (kill, waitpid, _exit).
+            unsafe { sigaction(Signal::SIGTERM, &action) }.expect("sigaction");
+        }
+        ready.notify().expect("notify ready");
+        ct.event(format_args!("ready; sigsuspend() until SIGTERM"));
+        let _ = SigSet::empty().suspend();
+        drop(cat);
+        3
     };
+    // SAFETY: the scenario process is single-threaded.
+    let worker = unsafe { fork_child_with_blocked(Signal::SIGTERM, worker_work) };
     let worker = worker.map_err(|e| format!("fork: {e}"))?;
 
     // 3. Terminate the worker and reap it.

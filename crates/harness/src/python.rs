@@ -175,13 +175,16 @@ pub fn check_full(path: &Path) -> Checked {
     }
     let mut cmd = Command::new(path);
     scrub_env(&mut cmd);
-    // Python 3.6 syntax: this runs on every interpreter before it is judged.
+    // Python 2 and 3 alike (no print function): this runs on every
+    // interpreter before it is judged, so a Python 2 is named too old
+    // rather than "not a Python interpreter".
     cmd.args([
         "-c",
         "import sys, platform, sysconfig; \
-         print(platform.python_implementation(), '%d.%d.%d' % sys.version_info[:3], \
-         int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))), \
-         int(sys.prefix != getattr(sys, 'base_prefix', sys.prefix)))",
+         sys.stdout.write('%s %d.%d.%d %d %d\\n' % ((platform.python_implementation(),) \
+         + tuple(sys.version_info[:3]) \
+         + (int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))), \
+         int(sys.prefix != getattr(sys, 'base_prefix', sys.prefix)))))",
     ]);
     let finished = crate::supervisor::run(cmd, Duration::from_secs(10))
         .map_err(|e| format!("{shown}: cannot run it: {e}"))?;

@@ -70,12 +70,39 @@ pub const BUILT_FOR: BuiltFor = BuiltFor {
 /// Signal handlers are not installed (like pyo3's own initialisation): the
 /// embedding program owns its signals.
 ///
+/// Safe to call from anywhere, any number of times: CPython's own
+/// preconditions are enforced here, not left to the caller. It runs once
+/// (later calls, and calls racing it, get the first one's result), only on
+/// the process's main thread (elsewhere: an error), and before any other
+/// Python API use (pyo3 refuses to attach to an interpreter that is not
+/// initialised, so none can come first).
+///
 /// # Errors
-/// CPython's message if initialisation fails.
+/// CPython's message if initialisation fails; a call from another thread
+/// than the main one.
 pub fn initialize() -> Result<(), String> {
-    // SAFETY: called once, from the main thread, before any other Python API
-    // use. The config struct is initialised by CPython before use and
-    // cleared after.
+    static ONCE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    if u32::try_from(tid).ok() != Some(std::process::id()) {
+        return Err("the embedded interpreter starts on the main thread only".into());
+    }
+    ONCE.get_or_init(|| {
+        // SAFETY: once (the OnceLock), on the main thread (checked above),
+        // before any other Python API use (see above). The config struct is
+        // initialised by CPython before use and cleared after.
+        unsafe { initialize_once() }
+    })
+    .clone()
+}
+
+/// [`initialize`]'s work.
+///
+/// # Safety
+/// Once per process, on its main thread, before any other Python API use.
+unsafe fn initialize_once() -> Result<(), String> {
+    // SAFETY: the caller's contract; the config struct is initialised by
+    // CPython before use and cleared after.
     unsafe {
         if ffi::Py_IsInitialized() != 0 {
             return Ok(());
@@ -321,5 +348,13 @@ mod tests {
         let e = check_interpreter(&running, Some(elsewhere)).unwrap_err();
         assert!(e.contains("/nonexistent/libpython.so"), "{e}");
         assert!(e.contains(BUILT_FOR.lib_dir), "{e}");
+    }
+    /// A test runs on a thread of the harness, never the main one: the
+    /// interpreter refuses to start there, instead of racing CPython's
+    /// main-thread assumptions.
+    #[test]
+    fn initialize_refuses_a_thread_other_than_the_main_one() {
+        let err = super::initialize().unwrap_err();
+        assert!(err.contains("main thread"), "{err}");
     }
 }

@@ -184,7 +184,7 @@ pub struct RunArgs {
     pub variant: String,
 
     /// The interpreter for the python runtime [default: $REPRO_PYTHON, else
-    /// python3 on PATH].
+    /// the project's .venv (make setup), else python3 on PATH].
     #[arg(long, value_name = "PATH")]
     pub python: Option<PathBuf>,
 

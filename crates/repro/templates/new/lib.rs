@@ -73,21 +73,22 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     let w_fd = w.as_raw_fd();
 
     tr.fork();
+    // The child's work, safe code: only the fork itself is unsafe.
+    let child_work = || {
+        // repro:diff fixed
+        if fixed {
+            // FIX: the child closes the write end it inherited.
+            // SAFETY: w_fd is the child's copy of the write end, closed
+            // once: the child's `w` is never dropped (it leaves by _exit).
+            unsafe { libc::close(w_fd) };
+        }
+        ct.event(format_args!("ready"));
+        ready.notify().expect("notify ready");
+        let _ = done.wait();
+        0
+    };
     // SAFETY: the scenario process is single-threaded.
-    let child = unsafe {
-        fork_child(|| {
-            // repro:diff fixed
-            if fixed {
-                // FIX: the child closes the write end it inherited.
-                libc::close(w_fd);
-            }
-            ct.event(format_args!("ready"));
-            ready.notify().expect("notify ready");
-            let _ = done.wait();
-            0
-        })
-    }
-    .map_err(|e| format!("fork: {e}"))?;
+    let child = unsafe { fork_child(child_work) }.map_err(|e| format!("fork: {e}"))?;
 
     ready.wait().map_err(|e| format!("wait ready: {e}"))?;
     drop(w);

@@ -18,9 +18,10 @@
 
 use crate::cli::BenchArgs;
 use crate::exit;
+use crate::exit::{RunError, Usage};
 use crate::output::{Out, percentile};
 use crate::registry;
-use crate::run::{Planned, RunError, Selection, Usage, plan_cases, python_for, run_one};
+use crate::run::{Planned, Selection, plan_cases, python_for, run_one};
 use harness::python;
 use harness::record::{Record, Runtime};
 use serde_json::{Value, json};

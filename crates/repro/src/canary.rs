@@ -22,9 +22,10 @@
 
 use crate::cli::CanaryArgs;
 use crate::exit;
+use crate::exit::{RunError, Usage};
 use crate::output::Out;
 use crate::registry::{self, Scenario};
-use crate::run::{PythonChoice, RunError, Usage, run_case};
+use crate::run::{PythonChoice, run_case};
 use harness::python;
 use harness::record::{Record, Runtime, Verdict};
 use serde_json::json;

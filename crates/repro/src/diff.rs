@@ -12,9 +12,9 @@
 //! copied, so the diff cannot drift from what runs.
 
 use crate::exit;
+use crate::exit::{RunError, Usage};
 use crate::output::Out;
 use crate::registry::{self, Scenario};
-use crate::run::{RunError, Usage};
 use harness::record::Runtime;
 use std::path::{Path, PathBuf};
 

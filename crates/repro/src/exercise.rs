@@ -9,9 +9,10 @@
 //! still behaves, but it no longer shows the bug, so it is refused.
 
 use crate::exit;
+use crate::exit::{RunError, Usage};
 use crate::output::{Out, evidence_text, trace_lines};
 use crate::registry::{self, Scenario};
-use crate::run::{PythonChoice, RunError, Usage, run_case_with};
+use crate::run::{PythonChoice, run_case_with};
 use harness::python;
 use harness::record::{Runtime, Verdict};
 use harness::spec::ExerciseSpec;

@@ -1,4 +1,8 @@
-//! The exit codes of `repro`, documented in README.md.
+//! The exit codes of `repro`, documented in README.md, and why a command
+//! stops: every subcommand returns `Result<u8, RunError>`, and `main` maps
+//! it to one of these codes.
+
+use harness::record::Record;
 
 /// Every case gave the verdict its `scenario.toml` expects.
 pub const OK: u8 = 0;
@@ -12,3 +16,41 @@ pub const USAGE: u8 = 2;
 /// give one: it hung, crashed, errored, or was skipped where its
 /// `scenario.toml` does not expect a skip.
 pub const COULD_NOT_RUN: u8 = 3;
+
+/// A usage error: the message says what was wrong and what is valid.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+/// Why a command stopped before its verdicts.
+#[derive(Debug)]
+pub enum RunError {
+    /// Nothing ran: the command line was wrong.
+    Usage(Usage),
+    /// Writing the report failed.
+    Io(std::io::Error),
+}
+
+impl From<std::io::Error> for RunError {
+    fn from(e: std::io::Error) -> Self {
+        RunError::Io(e)
+    }
+}
+
+/// The exit code for a set of records.
+pub fn exit_code(records: &[Record]) -> u8 {
+    let wrong = records
+        .iter()
+        .any(|r| r.verdict.is_conclusive() && r.as_expected == Some(false));
+    // A skip that scenario.toml expects (an interpreter without the API a
+    // variant needs) is as expected; any other verdict-less case is not.
+    let inconclusive = records
+        .iter()
+        .any(|r| !r.verdict.is_conclusive() && r.as_expected != Some(true));
+    if wrong {
+        NOT_AS_EXPECTED
+    } else if inconclusive {
+        COULD_NOT_RUN
+    } else {
+        OK
+    }
+}

@@ -6,9 +6,9 @@
 //! exception). Nothing here is specific to a scenario.
 
 use crate::exit;
+use crate::exit::{RunError, Usage};
 use crate::output::Out;
 use crate::registry;
-use crate::run::{RunError, Usage};
 use harness::spec::Spec;
 use std::io::IsTerminal;
 

@@ -31,9 +31,9 @@
 use crate::canary::{self, Cell};
 use crate::cli::KernelsArgs;
 use crate::exit;
+use crate::exit::{RunError, Usage};
 use crate::output::Out;
 use crate::registry;
-use crate::run::{RunError, Usage};
 use harness::record::{Record, Verdict};
 use harness::supervisor::{Owned, Scratch};
 use serde_json::{Value, json};

@@ -1,9 +1,9 @@
 //! `repro list`: the scenarios, their variants and expectations.
 
 use crate::exit;
+use crate::exit::{RunError, Usage};
 use crate::output::Out;
 use crate::registry;
-use crate::run::{RunError, Usage};
 
 pub fn exec(json: bool, out: &mut Out) -> Result<u8, RunError> {
     let scenarios = registry::load().map_err(|e| RunError::Usage(Usage(e.to_string())))?;

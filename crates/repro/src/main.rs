@@ -96,12 +96,12 @@ fn main() -> ExitCode {
     };
     ExitCode::from(match result {
         Ok(code) => code,
-        Err(run::RunError::Usage(run::Usage(msg))) => {
+        Err(exit::RunError::Usage(exit::Usage(msg))) => {
             eprintln!("repro: error: {msg}");
             exit::USAGE
         }
-        Err(run::RunError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
-        Err(run::RunError::Io(e)) => {
+        Err(exit::RunError::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::OK,
+        Err(exit::RunError::Io(e)) => {
             eprintln!("repro: error: cannot write the report: {e}");
             exit::COULD_NOT_RUN
         }

@@ -1,6 +1,6 @@
 //! How `repro run` reports: a table for people, JSON lines for programs.
 
-use crate::run::exit_code;
+use crate::exit::exit_code;
 use harness::record::Record;
 use serde_json::Value;
 use std::io::{self, Write};
@@ -28,15 +28,15 @@ impl Out {
 pub fn out_dir(
     arg: Option<&std::path::Path>,
     default: &str,
-) -> Result<std::path::PathBuf, crate::run::Usage> {
+) -> Result<std::path::PathBuf, crate::exit::Usage> {
     let dir = arg.map_or_else(
         || crate::registry::root().join("target").join(default),
         std::path::Path::to_path_buf,
     );
-    let fail = |e: io::Error| crate::run::Usage(format!("--out {}: {e}", dir.display()));
+    let fail = |e: io::Error| crate::exit::Usage(format!("--out {}: {e}", dir.display()));
     std::fs::create_dir_all(&dir).map_err(fail)?;
     tempfile::NamedTempFile::new_in(&dir).map_err(|e| {
-        crate::run::Usage(format!("--out {}: cannot write there: {e}", dir.display()))
+        crate::exit::Usage(format!("--out {}: cannot write there: {e}", dir.display()))
     })?;
     Ok(dir)
 }

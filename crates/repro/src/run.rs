@@ -2,7 +2,7 @@
 //! the expectation, print, and pick the exit code.
 
 use crate::cli::RunArgs;
-use crate::exit;
+use crate::exit::{RunError, Usage};
 use crate::output::{Labels, Out};
 use crate::registry::{self, Scenario};
 use harness::case::{Case, interpret};
@@ -12,10 +12,6 @@ use harness::spec::{Interpreter, VariantSpec};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
-
-/// A usage error: the message says what was wrong and what is valid.
-#[derive(Debug)]
-pub struct Usage(pub String);
 
 /// One case to run.
 pub(crate) struct Planned<'a> {
@@ -410,38 +406,4 @@ fn cases_labels<'a>(cases: &'a [Planned<'a>]) -> Vec<Labels<'a>> {
                 .collect(),
         })
         .collect()
-}
-
-/// Why `repro run` stopped.
-#[derive(Debug)]
-pub enum RunError {
-    /// Nothing ran: the command line was wrong.
-    Usage(Usage),
-    /// Writing the report failed.
-    Io(std::io::Error),
-}
-
-impl From<std::io::Error> for RunError {
-    fn from(e: std::io::Error) -> Self {
-        RunError::Io(e)
-    }
-}
-
-/// The exit code for a set of records.
-pub fn exit_code(records: &[Record]) -> u8 {
-    let wrong = records
-        .iter()
-        .any(|r| r.verdict.is_conclusive() && r.as_expected == Some(false));
-    // A skip that scenario.toml expects (an interpreter without the API a
-    // variant needs) is as expected; any other verdict-less case is not.
-    let inconclusive = records
-        .iter()
-        .any(|r| !r.verdict.is_conclusive() && r.as_expected != Some(true));
-    if wrong {
-        exit::NOT_AS_EXPECTED
-    } else if inconclusive {
-        exit::COULD_NOT_RUN
-    } else {
-        exit::OK
-    }
 }

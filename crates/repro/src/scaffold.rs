@@ -7,9 +7,9 @@
 //! `CONTRIBUTING.md` says what to change next.
 
 use crate::exit;
+use crate::exit::{RunError, Usage};
 use crate::output::Out;
 use crate::registry;
-use crate::run::{RunError, Usage};
 use harness::record::is_kebab_id;
 use std::path::Path;
 

@@ -14,9 +14,10 @@
 
 use crate::cli::StressArgs;
 use crate::exit;
+use crate::exit::{RunError, Usage};
 use crate::output::Out;
 use crate::registry;
-use crate::run::{Planned, RunError, Selection, Usage, plan_cases, python_for, run_one};
+use crate::run::{Planned, Selection, plan_cases, python_for, run_one};
 use harness::record::{Record, Runtime, Verdict};
 use serde_json::json;
 use std::io::Write;

@@ -34,10 +34,6 @@ fn every_case_verdict_symptom_and_evidence() {
             "{show}"
         );
         assert_eq!(r.as_expected, Some(true), "{show}");
-        assert_eq!(ran.code(), Some(0), "{show}");
-        if variant != "broken-abort" {
-            crate::util::assert_trace(r); // (an aborted process records nothing)
-        }
         match (runtime, variant) {
             ("rust", "broken") => {
                 assert!(

@@ -53,11 +53,7 @@ fn assert_evidence(r: &Record, show: &str) {
 
 #[test]
 fn every_case_verdict_symptom_and_evidence() {
-    crate::util::each_case(ID, |ran, r| {
-        assert_eq!(ran.code(), Some(0), "{}", ran.show());
-        assert_evidence(r, &ran.show());
-        crate::util::assert_trace(r);
-    });
+    crate::util::each_case(ID, |ran, r| assert_evidence(r, &ran.show()));
 }
 
 #[test]

@@ -13,12 +13,10 @@ fn every_case_verdict_symptom_and_evidence() {
         let (runtime, variant) = (r.runtime.as_str(), r.variant.as_str());
         let show = ran.show();
         let want = spec("shared-epoll").variant(variant).unwrap().expect;
-        crate::util::assert_trace(r);
 
         // The verdict the scenario observed, and what scenario.toml expects.
         assert_eq!(r.verdict, want, "{show}");
         assert_eq!(r.as_expected, Some(true), "{show}");
-        assert_eq!(ran.code(), Some(0), "{show}");
         assert_eq!(r.runtime.as_str(), runtime);
         assert_eq!(r.variant, variant);
 

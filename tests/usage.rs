@@ -280,3 +280,40 @@ fn a_python_without_gevent_skips_the_gevent_cases_with_the_reason() {
         ran.show()
     );
 }
+
+/// README's command synopsis names every subcommand `repro --help` lists,
+/// and no other: a new subcommand cannot go undocumented.
+#[test]
+fn the_readme_synopsis_names_every_subcommand() {
+    let help = repro(&["--help"]).stdout();
+    let listed: Vec<String> = help
+        .split("Commands:")
+        .nth(1)
+        .unwrap()
+        .split("\n\n")
+        .next()
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect();
+    assert!(listed.len() >= 12, "{help}");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let synopsis: Vec<String> = readme
+        .lines()
+        .filter_map(|l| l.strip_prefix("repro "))
+        .filter_map(|l| l.split_whitespace().next())
+        .map(str::to_owned)
+        .collect();
+    for c in &listed {
+        assert!(synopsis.contains(c), "README's synopsis lacks `repro {c}`");
+    }
+    for c in &synopsis {
+        assert!(
+            listed.contains(c),
+            "README's synopsis names `repro {c}`, which --help does not list"
+        );
+    }
+}

@@ -124,8 +124,8 @@ pub enum Command {
         variant: Option<String>,
     },
     /// Start a new scenario: crates/corpus/ID/ (scenario.toml, README.md,
-    /// lib.rs) and pyrepro/ID.py, from a working template. Nothing else
-    /// needs an edit; see CONTRIBUTING.md.
+    /// lib.rs) and pyrepro/ID.py ('_' for '-'), from a working template.
+    /// Nothing else needs an edit; see CONTRIBUTING.md.
     New {
         /// The new scenario's id, kebab-case (e.g. inherited-pipe).
         id: String,

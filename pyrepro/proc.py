@@ -9,6 +9,8 @@ Mirrors crates/harness/src/fork.rs and procfs.rs:
 * ``Event``: a one-shot pipe named for what it signals. ``wait`` returns when
   the peer notifies, and raises as soon as the peer is gone (EOF), so no step
   waits on a clock.
+* ``fds_to(pid, target)``: the fds of a process that refer to a pipe,
+  socket or file, from /proc/<pid>/fd.
 * ``epoll_targets(pid, fd)``: the fds registered in an epoll instance, from
   the ``tfd:`` lines of /proc/<pid>/fdinfo/<fd>.
 * ``proc_state(pid)``: state, wchan and syscall of a process, as evidence;
@@ -204,6 +206,22 @@ def stop_multiprocessing_tracker():
         os.close(tracker._fd)
         os.waitpid(tracker._pid, 0)
         tracker._fd = tracker._pid = None
+
+
+def fds_to(pid, target):
+    """The fds of ``pid`` that refer to ``target``, as /proc/<pid>/fd links
+    name it (``pipe:[1234]``, ``socket:[5678]``, a path), sorted: who holds
+    an inherited fd open. crates/harness/src/procfs.rs ``fds_to`` in
+    Python."""
+    base = "/proc/%d/fd" % pid
+    fds = []
+    for name in os.listdir(base):
+        try:
+            if os.readlink("%s/%s" % (base, name)) == target:
+                fds.append(int(name))
+        except OSError:  # closed while we look: not held
+            pass
+    return sorted(fds)
 
 
 def epoll_targets(pid, fd):

@@ -130,6 +130,29 @@ pub fn syscall(pid: i32) -> io::Result<Option<i64>> {
     Ok(text.split_whitespace().next().and_then(|w| w.parse().ok()))
 }
 
+/// The fds of `pid` that refer to `target`, as `/proc/<pid>/fd/<n>` links
+/// name it (`pipe:[1234]`, `socket:[5678]`, a path), sorted: who holds an
+/// inherited fd open.
+///
+/// # Errors
+/// If the process is gone or its fds are hidden from this user.
+pub fn fds_to(pid: i32, target: &str) -> io::Result<Vec<i32>> {
+    let mut fds = Vec::new();
+    for entry in fs::read_dir(format!("/proc/{pid}/fd"))? {
+        let entry = entry?;
+        // An fd closed while we look is simply not held.
+        let held = fs::read_link(entry.path()).is_ok_and(|l| l.as_os_str() == target);
+        if let Some(fd) = held
+            .then(|| entry.file_name().to_str()?.parse().ok())
+            .flatten()
+        {
+            fds.push(fd);
+        }
+    }
+    fds.sort_unstable();
+    Ok(fds)
+}
+
 /// The direct children of `pid`, from every thread's `children` file.
 ///
 /// # Errors
@@ -196,6 +219,23 @@ pub fn snapshot(pid: i32) -> Option<Snapshot> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fds_to_names_the_fds_of_a_pipe() {
+        use std::os::fd::AsRawFd;
+        let (r, w) = nix::unistd::pipe().unwrap();
+        let inode = nix::sys::stat::fstat(&r).unwrap().st_ino;
+        let me = std::process::id() as i32;
+        let mut both = vec![r.as_raw_fd(), w.as_raw_fd()];
+        both.sort_unstable();
+        assert_eq!(fds_to(me, &format!("pipe:[{inode}]")).unwrap(), both);
+        drop(w);
+        assert_eq!(
+            fds_to(me, &format!("pipe:[{inode}]")).unwrap(),
+            [r.as_raw_fd()]
+        );
+        assert!(fds_to(me, "pipe:[0]").unwrap().is_empty());
+    }
 
     #[test]
     fn parses_epoll_fdinfo() {

@@ -17,8 +17,7 @@
 //! Writes `target/bench/report.md` and `report.json` (or `--out`).
 
 use crate::cli::BenchArgs;
-use crate::exit;
-use crate::exit::{RunError, Usage};
+use crate::exit::{self, RunError, Usage};
 use crate::output::{Out, percentile};
 use crate::registry;
 use crate::run::{Planned, Selection, plan_cases, python_for, run_one};

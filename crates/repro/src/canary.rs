@@ -21,8 +21,7 @@
 //!   ([`drift`]). Skips are reported, never counted as drift.
 
 use crate::cli::CanaryArgs;
-use crate::exit;
-use crate::exit::{RunError, Usage};
+use crate::exit::{self, RunError, Usage};
 use crate::output::Out;
 use crate::registry::{self, Scenario};
 use crate::run::{PythonChoice, run_case};

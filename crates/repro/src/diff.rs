@@ -11,8 +11,7 @@
 //! module's `VARIANTS`, or its arm of the `match variant` in Rust. Nothing is
 //! copied, so the diff cannot drift from what runs.
 
-use crate::exit;
-use crate::exit::{RunError, Usage};
+use crate::exit::{self, RunError, Usage};
 use crate::output::Out;
 use crate::registry::{self, Scenario};
 use harness::record::Runtime;

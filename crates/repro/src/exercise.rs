@@ -8,8 +8,7 @@
 //! run's trace. A "fix" that deletes the fork, or skips the collection,
 //! still behaves, but it no longer shows the bug, so it is refused.
 
-use crate::exit;
-use crate::exit::{RunError, Usage};
+use crate::exit::{self, RunError, Usage};
 use crate::output::{Out, evidence_text, trace_lines};
 use crate::registry::{self, Scenario};
 use crate::run::{PythonChoice, run_case_with};

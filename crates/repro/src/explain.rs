@@ -5,8 +5,7 @@
 //! runtime and interpreter must do, and the upstream change behind each
 //! exception). Nothing here is specific to a scenario.
 
-use crate::exit;
-use crate::exit::{RunError, Usage};
+use crate::exit::{self, RunError, Usage};
 use crate::output::Out;
 use crate::registry;
 use harness::spec::Spec;

@@ -30,8 +30,7 @@
 
 use crate::canary::{self, Cell};
 use crate::cli::KernelsArgs;
-use crate::exit;
-use crate::exit::{RunError, Usage};
+use crate::exit::{self, RunError, Usage};
 use crate::output::Out;
 use crate::registry;
 use harness::record::{Record, Verdict};

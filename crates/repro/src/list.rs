@@ -1,7 +1,6 @@
 //! `repro list`: the scenarios, their variants and expectations.
 
-use crate::exit;
-use crate::exit::{RunError, Usage};
+use crate::exit::{self, RunError, Usage};
 use crate::output::Out;
 use crate::registry;
 

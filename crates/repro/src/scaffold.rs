@@ -6,8 +6,7 @@
 //! pyrepro find them, and the test suite covers them with no other edit.
 //! `CONTRIBUTING.md` says what to change next.
 
-use crate::exit;
-use crate::exit::{RunError, Usage};
+use crate::exit::{self, RunError, Usage};
 use crate::output::Out;
 use crate::registry;
 use harness::record::is_kebab_id;

@@ -13,8 +13,7 @@
 //! `make stress` (ci/stress.sh) runs it with every core busy.
 
 use crate::cli::StressArgs;
-use crate::exit;
-use crate::exit::{RunError, Usage};
+use crate::exit::{self, RunError, Usage};
 use crate::output::Out;
 use crate::registry;
 use crate::run::{Planned, Selection, plan_cases, python_for, run_one};

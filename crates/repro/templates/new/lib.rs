@@ -13,6 +13,7 @@
 //! 3. The parent notifies `done`, reaps the child and reads EOF.
 
 use harness::fork::{Event, describe, fork_child};
+use harness::procfs;
 use harness::scenario::Observation;
 use harness::trace::Trace;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -27,20 +28,6 @@ pub const RUNS: harness::scenario::Runs = harness::scenario::Runs {
 
 /// The symptom id: the parent's read of the pipe would never see EOF.
 pub const EOF_NEVER_COMES: &str = "eof-never-comes";
-
-/// The fds of process `pid` that are the pipe `inode`.
-fn holders(pid: i32, inode: u64) -> Vec<i32> {
-    let want = format!("pipe:[{inode}]");
-    let mut fds: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/fd"))
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok())
-        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.as_os_str() == want.as_str()))
-        .filter_map(|e| e.file_name().to_str()?.parse().ok())
-        .collect();
-    fds.sort_unstable();
-    fds
-}
 
 /// Runs the `broken` or `fixed` variant.
 ///
@@ -110,7 +97,8 @@ pub fn run(variant: &str) -> Result<Observation, String> {
         ),
     );
     let pid = child.pid();
-    let held = holders(pid.as_raw(), inode);
+    let held = procfs::fds_to(pid.as_raw(), &format!("pipe:[{inode}]"))
+        .map_err(|e| format!("/proc/{pid}/fd: {e}"))?;
     let mut obs = Observation::default();
     obs.note(json!({ "child_holds": held, "eof_at_once": eof }));
     if eof {

@@ -13,24 +13,12 @@ Then the parent lets the child exit, reaps it, and reads EOF.
 import os
 import select
 
+from pyrepro import proc
 from pyrepro.proc import Event, fork_child
 from pyrepro.record import Observation
 from pyrepro.trace import Trace
 
 EOF_NEVER_COMES = "eof-never-comes"
-
-
-def holders(pid, inode):
-    """The fds of process ``pid`` that are the pipe ``inode``."""
-    fds = []
-    base = "/proc/%d/fd" % pid
-    for fd in sorted(os.listdir(base), key=int):
-        try:
-            if os.readlink("%s/%s" % (base, fd)) == "pipe:[%d]" % inode:
-                fds.append(int(fd))
-        except OSError:
-            pass
-    return fds
 
 
 def pipe_case(fixed):
@@ -63,7 +51,7 @@ def pipe_case(fixed):
         eof = any(ev & select.POLLHUP for _, ev in events)
         tr.event("parent", "close(%d); poll(%d, 0): %s" % (
             w, r, "POLLHUP: EOF" if eof else "nothing: no EOF"))
-        held = holders(forked.pid, inode)
+        held = proc.fds_to(forked.pid, "pipe:[%d]" % inode)
         obs.note({"child_holds": held, "eof_at_once": eof})
         if not eof:
             obs.symptom = EOF_NEVER_COMES

@@ -166,6 +166,14 @@ fn a_scaffolded_scenario_is_built_run_and_covered_with_no_other_edit() {
             "behaved"
         };
         assert_eq!(r.verdict.to_string(), want, "{}", cases.show());
+        // The evidence, from /proc/<child>/fd (procfs::fds_to in Rust,
+        // proc.fds_to in Python): only the broken child holds the write end.
+        let holds = r
+            .evidence
+            .iter()
+            .find_map(|e| e.get("child_holds")?.as_array().map(Vec::len));
+        let held = usize::from(r.variant == "broken");
+        assert_eq!(holds, Some(held), "{}", cases.show());
     }
     let reports = tempfile::tempdir().unwrap();
     let canary = run(Command::new(&bin)

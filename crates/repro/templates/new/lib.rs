@@ -57,11 +57,16 @@ pub fn run(variant: &str) -> Result<Observation, String> {
     let ct = tr.child();
     let mut ready = Event::new("ready").map_err(|e| format!("pipe: {e}"))?;
     let mut done = Event::new("done").map_err(|e| format!("pipe: {e}"))?;
-    let w_fd = w.as_raw_fd();
+    let (r_fd, w_fd) = (r.as_raw_fd(), w.as_raw_fd());
 
     tr.fork();
     // The child's work, safe code: only the fork itself is unsafe.
     let child_work = || {
+        // The child never reads: it closes its read end in both variants,
+        // so /proc/<child>/fd shows only the write end, if it keeps it.
+        // SAFETY: r_fd is the child's copy of the read end, closed once:
+        // the child's `r` is never dropped (it leaves by _exit).
+        unsafe { libc::close(r_fd) };
         // repro:diff fixed
         if fixed {
             // FIX: the child closes the write end it inherited.

@@ -36,13 +36,17 @@ _exercises = {}
 
 def load_exercise(name, path):
     """``repro check``: the learner's copy of a scenario module, loaded in
-    place of ``name`` (so a spawned child imports the same code)."""
+    place of ``name`` (so a spawned child imports the same code), with the
+    witness (pyrepro/witness.py) watching it."""
     if name not in _exercises:
         import importlib.util
+        from pyrepro import witness
+        witness.install()
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[name] = module
         spec.loader.exec_module(module)
+        witness.watch_module(module)
         _exercises[name] = module
     return _exercises[name]
 
@@ -97,6 +101,9 @@ def run_case(scenario, variant, runtime="python", interpreter=None):
         return record.build(scenario, runtime, variant, elapsed,
                             verdict=record.ERROR, reason=reason, python=python)
     elapsed = (time.perf_counter() - start) * 1000.0
+    if _exercises:  # repro check: what the copy took away from the witness
+        from pyrepro import witness
+        witness.finish()
     return record.build(scenario, runtime, variant, elapsed,
                         observation=observation, python=python)
 

@@ -1,6 +1,8 @@
 //! `repro exercise` / `repro check`: the verdict on a learner's copy is the
 //! real one: unmodified, it is still broken; fixed, it passes; "fixed" by
-//! removing what shows the bug (the fork, the collection), it is refused.
+//! removing or faking what shows the bug (the fork, the child's lock, the
+//! collection in the hub), it is refused, by what the witness saw
+//! (pyrepro/witness.py), whatever the copy's own trace claims.
 
 use crate::util::{Ran, each_scenario, repro, spec};
 use harness::record::Verdict;
@@ -66,16 +68,34 @@ fn exercise_is_judged_by_its_verdict(id: &str, exercise: &harness::spec::Exercis
         ran.show()
     );
 
-    // "Fixed" by doing nothing that shows the bug: refused.
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("pyrepro")
-            .join(module),
-        &file,
-    )
-    .unwrap();
-    // The broken variant's entry in VARIANTS returns at once, with nothing
-    // observed.
+    // Each fake fix of scenario.toml, on a fresh copy: refused, for the
+    // reason it names.
+    let pristine = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("pyrepro")
+        .join(module);
+    for fake in &exercise.fake {
+        std::fs::copy(&pristine, &file).unwrap();
+        edit(&file, &fake.from, &fake.to);
+        let ran = check(id, &dir);
+        assert_ne!(
+            ran.code(),
+            Some(0),
+            "{id}: {}: passed\n{}",
+            fake.does,
+            ran.show()
+        );
+        assert!(
+            ran.stdout().contains(&fake.refused),
+            "{id}: {}: refused, but not for {:?}\n{}",
+            fake.does,
+            fake.refused,
+            ran.show()
+        );
+    }
+
+    // And the bluntest fake: the broken variant's entry in VARIANTS
+    // returns at once, with nothing observed.
+    std::fs::copy(&pristine, &file).unwrap();
     let text = std::fs::read_to_string(&file).unwrap();
     let entry = text
         .lines()

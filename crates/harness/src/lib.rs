@@ -26,6 +26,7 @@
 //!   from it.
 //! * [`python`]: finding and checking interpreters, and a clean environment.
 //! * [`trace`]: the timeline of a run (`repro run --trace`).
+//! * [`witness`]: what `repro check` believes about a learner's copy.
 //!
 //! The key decision is that **no verdict is ever decided by waiting out a
 //! clock**. Events are ordered with pipes and `waitpid`, and absence is
@@ -44,5 +45,6 @@ pub mod spec;
 pub mod supervisor;
 pub mod sys;
 pub mod trace;
+pub mod witness;
 
 pub use record::{Expected, PythonInfo, Record, Runtime, TraceEvent, Verdict};

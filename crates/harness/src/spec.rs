@@ -119,13 +119,22 @@ pub struct ExerciseSpec {
     pub variant: String,
     /// The pyrepro module the learner edits (`shared_epoll.py`).
     pub module: String,
-    /// What the scenario must still do, as substrings of its trace
-    /// (`lane: what`): a "fix" that removes the fork is no fix.
-    pub must: Vec<String>,
+    /// What the run must still do, as seen by the witness
+    /// (`pyrepro/witness.py`, which the copy does not contain): a "fix"
+    /// that removes the fork, or fakes the step, is no fix.
+    pub witness: Vec<crate::witness::Rule>,
+    /// What shows the bug still happening, as seen by the witness,
+    /// whatever verdict the copy itself reaches.
+    #[serde(default)]
+    pub symptom: Vec<crate::witness::Rule>,
     /// A nudge, for the learner who is stuck.
     pub hint: String,
     /// One real fix, as an edit of the copy (the test suite applies it).
     pub answer: Answer,
+    /// "Fixes" that remove or fake the hazard: the test suite applies each
+    /// and holds `repro check` to refusing it.
+    #[serde(default)]
+    pub fake: Vec<Fake>,
 }
 
 /// An edit of a learner's copy: the first `from` becomes `to`.
@@ -136,6 +145,20 @@ pub struct Answer {
     pub from: String,
     /// What it becomes.
     pub to: String,
+}
+
+/// A fake fix: an edit of the copy that `repro check` must refuse.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fake {
+    /// What the edit does, in a few words (for the test's messages).
+    pub does: String,
+    /// Text of the pristine module.
+    pub from: String,
+    /// What it becomes.
+    pub to: String,
+    /// A substring of the check's refusal (the step it names).
+    pub refused: String,
 }
 
 /// One variant of a scenario.
@@ -310,6 +333,20 @@ impl Spec {
                 return Err(format!(
                     "key `{key}`: {} / {} is not a case of this scenario, or shows nothing",
                     s.variant, s.runtime
+                ));
+            }
+        }
+        if let Some(ex) = &self.exercise {
+            crate::witness::check_rules("exercise.witness", &ex.witness)?;
+            crate::witness::check_rules("exercise.symptom", &ex.symptom)?;
+            if ex.witness.is_empty() {
+                return Err("key `exercise.witness`: an exercise needs at least one rule".into());
+            }
+            if ex.fake.len() < 2 {
+                return Err(format!(
+                    "key `exercise.fake`: an exercise needs at least 2 fake fixes that \
+                     `repro check` must refuse, found {}",
+                    ex.fake.len()
                 ));
             }
         }

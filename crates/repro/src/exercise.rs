@@ -2,19 +2,28 @@
 //!
 //! `exercise` copies a scenario's Python module (the broken code path and
 //! all) into a folder the learner edits. `check` runs the learner's copy
-//! through the same supervisor as every other case, and judges it by the
-//! real verdict. It also requires the steps the scenario must still perform,
-//! from its `[exercise] must` list in `scenario.toml`, matched against the
-//! run's trace. A "fix" that deletes the fork, or skips the collection,
-//! still behaves, but it no longer shows the bug, so it is refused.
+//! through the same supervisor as every other case, with the witness
+//! (`pyrepro/witness.py`, not in the copy) watching the real primitives:
+//! locks, fork, signals, epoll, the collector. The copy's own trace and
+//! verdict are its claims; the witness's facts are the evidence.
+//!
+//! The judgement, in order: the copy took a wrapper away from the witness:
+//! refused. The witness saw the bug (`[[exercise.symptom]]`), or the copy
+//! itself misbehaved: still broken. The witness did not see every step of
+//! the hazard (`[[exercise.witness]]`): not a fix, with the missing steps
+//! named (a "fix" that deletes the fork, or fakes the child's step, still
+//! behaves, but it no longer shows the bug). Otherwise: fixed.
 
 use crate::exit::{self, RunError, Usage};
 use crate::output::{Out, evidence_text, trace_lines};
 use crate::registry::{self, Scenario};
 use crate::run::{PythonChoice, run_case_with};
 use harness::python;
+use harness::record::Record;
 use harness::record::{Runtime, Verdict};
 use harness::spec::ExerciseSpec;
+use harness::witness::{self, Rule};
+use serde_json::{Map, Value};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -60,17 +69,18 @@ pub fn exercise(id: &str, dir: Option<&Path>, out: &mut Out) -> Result<u8, RunEr
     let shown = dir.display();
     let text = format!(
         "# Exercise: {title}\n\n{summary}\n\nEdit {module} so that its `{variant}` variant \
-         no longer misbehaves.\nThe scenario must still do what shows the bug; `repro check` \
-         looks for these\nsteps in its trace:\n\n{must}\n\nHint: {hint}\n\nCheck your \
+         no longer misbehaves.\nThe scenario must still do what shows the bug. `repro check` \
+         watches the real\nlocks, forks, signals, epolls and collections of your run \
+         (not its trace), and\nlooks for these steps:\n\n{must}\n\nHint: {hint}\n\nCheck your \
          work:\n\n    repro check {id} {shown}\n",
         title = sc.spec.title,
         summary = sc.spec.summary.trim(),
         module = ex.module,
         variant = ex.variant,
         must = ex
-            .must
+            .witness
             .iter()
-            .map(|m| format!("- `{m}`"))
+            .map(|m| format!("- {}", m.says))
             .collect::<Vec<_>>()
             .join("\n"),
         hint = ex.hint,
@@ -108,59 +118,34 @@ pub fn check(id: &str, dir: Option<&Path>, timeout: f64, out: &mut Out) -> Resul
         path: Ok(py),
         interpreter,
     };
+    let witness_dir = tempfile::Builder::new()
+        .prefix("repro-witness-")
+        .tempdir()
+        .map_err(|e| RunError::Usage(Usage(format!("a temporary directory: {e}"))))?;
+    let witness_file = witness_dir.path().join("facts.jsonl");
     let r = run_case_with(
         &sc,
         Runtime::Python,
         variant,
         &choice,
         Duration::from_secs_f64(timeout),
-        &[("REPRO_EXERCISE", file.as_os_str())],
+        &[
+            ("REPRO_EXERCISE", file.as_os_str()),
+            ("REPRO_WITNESS", witness_file.as_os_str()),
+        ],
         None,
     );
-    let steps: Vec<String> = r
-        .trace
-        .iter()
-        .flatten()
-        .map(|e| format!("{}: {}", e.lane, e.what))
-        .collect();
-    let missing: Vec<&String> = ex
-        .must
-        .iter()
-        .filter(|m| !steps.iter().any(|s| s.contains(m.as_str())))
-        .collect();
-    let (code, verdict) = match r.verdict {
-        v if !v.is_conclusive() => (
-            exit::COULD_NOT_RUN,
-            format!(
-                "your version did not run to a verdict ({v}): {}",
-                r.reason.as_deref().unwrap_or("")
-            ),
-        ),
-        _ if !missing.is_empty() => (
-            exit::NOT_AS_EXPECTED,
-            format!(
-                "not a fix: the scenario no longer does what shows the bug; missing from \
-                 its trace: {}",
-                missing
-                    .iter()
-                    .map(|m| format!("`{m}`"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-        ),
-        Verdict::Misbehaved => (
-            exit::NOT_AS_EXPECTED,
-            format!(
-                "still broken: {}",
-                r.symptom.as_deref().unwrap_or("misbehaved")
-            ),
-        ),
-        _ => (
-            exit::OK,
-            "fixed: the bug is gone, and the scenario still does what shows it".to_owned(),
-        ),
+    let facts = match std::fs::read_to_string(&witness_file) {
+        Ok(text) => witness::parse(&text),
+        Err(e) => Err(format!("{}: {e}", witness_file.display())),
     };
+    let judged = judge(&ex, &r, facts);
+    let (code, verdict) = (judged.code, judged.verdict);
     out.line(&format!("{id} ({}): {verdict}", file.display()))?;
+    for (rule, seen) in &judged.steps {
+        let mark = if *seen { "seen" } else { "NOT seen" };
+        out.line(&format!("      witness: {mark}: {}", rule.says))?;
+    }
     for e in &r.evidence {
         out.line(&format!("      · {}", evidence_text(e)))?;
     }
@@ -173,4 +158,91 @@ pub fn check(id: &str, dir: Option<&Path>, timeout: f64, out: &mut Out) -> Resul
         out.line(&format!("hint: {}", ex.hint))?;
     }
     Ok(code)
+}
+
+/// The check's answer: its exit code, its sentence, and each step of the
+/// hazard with whether the witness saw it.
+struct Judged<'a> {
+    code: u8,
+    verdict: String,
+    steps: Vec<(&'a Rule, bool)>,
+}
+
+fn judge<'a>(
+    ex: &'a ExerciseSpec,
+    r: &Record,
+    facts: Result<Vec<Map<String, Value>>, String>,
+) -> Judged<'a> {
+    let not_run = |why: String| Judged {
+        code: exit::COULD_NOT_RUN,
+        verdict: format!(
+            "your version did not run to a verdict ({}): {why}",
+            r.verdict
+        ),
+        steps: Vec::new(),
+    };
+    if !r.verdict.is_conclusive() {
+        return not_run(r.reason.clone().unwrap_or_default());
+    }
+    let facts = match facts {
+        Ok(f) => f,
+        Err(e) => return not_run(format!("the witness's record is unreadable: {e}")),
+    };
+    let met = witness::meet(&ex.witness, &facts);
+    let steps: Vec<(&Rule, bool)> = ex
+        .witness
+        .iter()
+        .zip(met.iter().map(Option::is_some))
+        .collect();
+    let refused = |verdict: String| Judged {
+        code: exit::NOT_AS_EXPECTED,
+        verdict,
+        steps: steps.clone(),
+    };
+    let taken = witness::tampered(&facts);
+    if !taken.is_empty() {
+        return refused(format!(
+            "refused: your copy took the witness's watch off {}; leave them in place",
+            taken.join(", ")
+        ));
+    }
+    let symptoms: Vec<&str> = ex
+        .symptom
+        .iter()
+        .zip(witness::meet(&ex.symptom, &facts))
+        .filter(|(_, m)| m.is_some())
+        .map(|(s, _)| s.says.as_str())
+        .collect();
+    if !symptoms.is_empty() {
+        return refused(format!(
+            "still broken: the witness saw it: {} (whatever your copy reports: {})",
+            symptoms.join("; "),
+            r.verdict
+        ));
+    }
+    if r.verdict == Verdict::Misbehaved {
+        return refused(format!(
+            "still broken: {}",
+            r.symptom.as_deref().unwrap_or("misbehaved")
+        ));
+    }
+    let missing: Vec<&str> = steps
+        .iter()
+        .filter(|(_, seen)| !seen)
+        .map(|(rule, _)| rule.says.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return refused(format!(
+            "not a fix: the scenario no longer does what shows the bug; the witness did \
+             not see: {}",
+            missing.join("; ")
+        ));
+    }
+    Judged {
+        code: exit::OK,
+        verdict: "fixed: the bug is gone, and the witness saw the scenario still do what \
+                  shows it"
+            .to_owned(),
+        steps,
+    }
 }

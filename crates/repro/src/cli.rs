@@ -202,6 +202,12 @@ pub struct RunArgs {
     #[arg(long)]
     pub strace: bool,
 
+    /// Also draw each case's timeline as a picture: DIR/<scenario>.<runtime>.
+    /// <variant>.svg (lanes, the fork, the steps that show the bug, the
+    /// verdict), for a projector or `repro report`.
+    #[arg(long, value_name = "DIR")]
+    pub svg: Option<PathBuf>,
+
     /// The watchdog's deadline for each case, in seconds: a case still
     /// running then is killed with everything it forked, and reported hung.
     #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = numeric::seconds)]

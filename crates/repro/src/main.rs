@@ -21,6 +21,7 @@ mod internal;
 mod kernels;
 mod list;
 mod output;
+mod picture;
 mod registry;
 mod run;
 mod scaffold;

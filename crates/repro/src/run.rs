@@ -306,12 +306,21 @@ pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
     } else {
         None
     };
+    let pictures = match &args.svg {
+        None => None,
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| RunError::Usage(Usage(format!("--svg {}: {e}", dir.display()))))?;
+            Some(dir.as_path())
+        }
+    };
     // strace runs one case at a time: its output is read after each.
     if jobs > 1 && strace_bin.is_none() {
         run_side_by_side(&cases, &py, timeout, args.repeat, jobs, |records| {
             for r in records {
                 report.record(r)?;
             }
+            draw(pictures, &scenarios, records, &mut report)?;
             report.case(records)
         })?;
         return Ok(report.footer()?);
@@ -342,9 +351,34 @@ pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
             report.extra(&crate::strace::lines(&text, spec))?;
             records.push(r);
         }
+        draw(pictures, &scenarios, &records, &mut report)?;
         report.case(&records)?;
     }
     Ok(report.footer()?)
+}
+
+/// `--svg DIR`: the picture of a case's timeline (its last run's), named
+/// in the report.
+fn draw(
+    dir: Option<&std::path::Path>,
+    scenarios: &[Scenario],
+    records: &[Record],
+    report: &mut crate::output::Report<'_>,
+) -> std::io::Result<()> {
+    let (Some(dir), Some(r)) = (dir, records.last()) else {
+        return Ok(());
+    };
+    let key = scenarios
+        .iter()
+        .find(|s| s.spec.id == r.scenario)
+        .map(|s| crate::picture::key_steps(&s.spec, r))
+        .unwrap_or_default();
+    let Some(svg) = crate::picture::timeline_svg(r, &key) else {
+        return report.extra(&["      picture: none (this case records no timeline)".to_owned()]);
+    };
+    let path = dir.join(crate::picture::file_name(r));
+    std::fs::write(&path, svg)?;
+    report.extra(&[format!("      picture: {}", path.display())])
 }
 
 /// Runs `cases` (each `repeat` times) on `jobs` threads, and hands each

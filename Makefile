@@ -1,7 +1,7 @@
 # repro: see README.md. `make demo` runs every case; `make test` is the suite.
 CARGO ?= cargo
 
-.PHONY: help setup demo test test-nonroot lint nextest bench stress canary canary-kernels kernels interpreters clean
+.PHONY: help setup demo test test-nonroot lint nextest bench stress canary report diagrams canary-kernels kernels interpreters clean
 
 help:
 	@echo "make setup    install what a fresh machine lacks (idempotent)"
@@ -13,6 +13,8 @@ help:
 	@echo "make bench    every case N times (N=30): rates, medians, p95, start-up, cargo test time"
 	@echo "make stress   N full rounds of every case (N=50), every core busy; counts flips, hangs, leaks"
 	@echo "make canary   every scenario on every interpreter here; drift report"
+	@echo "make report   one self-contained HTML page of the latest canary (target/report/index.html)"
+	@echo "make diagrams every Mermaid diagram in the tree rendered to SVG (target/diagrams/)"
 	@echo "make interpreters  CPython 3.14+, a free-threaded build, PyPy into target/ (root; minutes once)"
 	@echo "make kernels  Debian's 5.10, 6.1, 6.1-rt, 6.12 and 7.x kernels into target/kernels/ (KERNELS=...)"
 	@echo "make canary-kernels  the canary inside each of those kernels, in QEMU; drift report"
@@ -23,11 +25,12 @@ setup:
 demo: setup
 	$(CARGO) run --release --quiet -- run all --runtime all --variant all
 
-# Then the scaffold test (ignored in a plain cargo test: it builds a copy of
-# the tree): `repro new` makes a scenario the suite covers with no other edit.
+# Then the ignored tests (too slow for a plain cargo test): the scaffold
+# (`repro new` in a copy of the tree, built and covered with no other edit)
+# and every Mermaid diagram rendered in headless Chromium.
 test: setup
 	$(CARGO) test --workspace
-	$(CARGO) test --test integration scaffold -- --ignored
+	$(CARGO) test --test integration -- --ignored
 
 test-nonroot: setup
 	@ci/test-nonroot.sh
@@ -51,6 +54,12 @@ stress: setup
 
 canary:
 	@ci/canary.sh
+
+report:
+	$(CARGO) run --release --quiet -- report
+
+diagrams:
+	@ci/diagrams.sh
 
 clean:
 	$(CARGO) clean

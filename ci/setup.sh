@@ -82,4 +82,11 @@ for name in ("gevent", "tornado"):
 print(", ".join(have))
 PY
 ))"
+# Chromium and mermaid-cli, for the pictures (ci/browser.sh, cached in
+# target/mermaid): the screenshot test of `repro report` and `--svg`, and
+# every Mermaid diagram rendered (`make diagrams`).
+if ! ci/browser.sh; then
+  [ "${CI:-}" != true ] || die "ci/browser.sh failed under CI"
+  say "no browser here: the screenshot and diagram tests will say they skipped"
+fi
 say "ok"

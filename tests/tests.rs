@@ -50,8 +50,13 @@ mod strace;
 // repro diff: every fix, extracted from the real source.
 mod diff;
 
-// repro exercise / check: the real verdict on a learner's copy.
+// repro exercise / check: the real verdict on a learner's copy, judged by
+// what the witness saw; fake fixes refused.
 mod exercise;
+
+// repro run --svg, repro report, Mermaid diagrams: parsed, and seen in
+// headless Chromium.
+mod pictures;
 
 // repro explain: the lessons are complete, 80 columns, and their commands run.
 mod explain;

@@ -111,6 +111,26 @@ pub enum Command {
     /// this binary was built for. Writes matrix.md, matrix.json and
     /// junit.xml. Exit: 0 no drift, 1 drift, 2 usage, 3 nothing could run.
     Canary(CanaryArgs),
+    /// One self-contained HTML page of the latest canary: the matrix across
+    /// interpreters (and kernels, after `make canary-kernels`), each cell
+    /// linked to its record and timeline, and the bench as a chart (after
+    /// `make bench`). Writes target/report/index.html. `make report`.
+    Report {
+        /// The canary's matrix.json [default: target/canary/matrix.json].
+        #[arg(long, value_name = "FILE")]
+        canary: Option<PathBuf>,
+        /// The kernel canary's matrix.json [default:
+        /// target/canary-kernels/matrix.json, if there].
+        #[arg(long, value_name = "FILE")]
+        kernels: Option<PathBuf>,
+        /// The bench's report.json [default: target/bench/report.json, if
+        /// there].
+        #[arg(long, value_name = "FILE")]
+        bench: Option<PathBuf>,
+        /// The page to write [default: target/report/index.html].
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
     /// Show each fix as a unified diff against its broken twin, extracted
     /// from the real source.
     Diff {

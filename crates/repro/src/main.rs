@@ -23,6 +23,7 @@ mod list;
 mod output;
 mod picture;
 mod registry;
+mod report;
 mod run;
 mod scaffold;
 mod strace;
@@ -75,6 +76,20 @@ fn main() -> ExitCode {
         Command::Stress(args) => stress::exec(args, &mut out),
         Command::Bench(args) => bench::exec(args, &mut out),
         Command::Canary(args) => canary::exec(args, &mut out),
+        Command::Report {
+            canary,
+            kernels,
+            bench,
+            out: file,
+        } => report::exec(
+            &report::ReportArgs {
+                canary: canary.as_deref(),
+                kernels: kernels.as_deref(),
+                bench: bench.as_deref(),
+                out: file.as_deref(),
+            },
+            &mut out,
+        ),
         Command::Kernels(args) => kernels::exec(args, &mut out),
         Command::Interpreters { embeddable } => canary::interpreters(*embeddable, &mut out),
         Command::InternalRun {

@@ -26,7 +26,7 @@ const COVERING: &[&str] = &[
     "diff::every_fix_has_a_diff",
     "trace::every_trace_tells_its_story",
     "strace::strace_shows_the_syscalls",
-    "exercise::unmodified_fixed_and_cheating_copies",
+    "exercise::python_exercises_unmodified_fixed_and_faked",
 ];
 
 fn run(cmd: &mut Command) -> Ran {

@@ -27,11 +27,12 @@ use harness::fork::{describe, fork_child};
 use harness::hang::{self, Watched};
 use harness::scenario::Observation;
 use harness::trace::{ChildTrace, Trace};
+use harness::witness::Mutex;
 use std::cell::RefCell;
 use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::sync::{Mutex, MutexGuard, mpsc};
+use std::sync::{MutexGuard, mpsc};
 
 /// What the `corpus` crate registers: the Rust variants (and the embedded
 /// ones written in Rust).
@@ -43,8 +44,9 @@ pub const RUNS: harness::scenario::Runs = harness::scenario::Runs {
 /// The symptom id: the child is deadlocked on a lock it inherited held.
 pub const CHILD_DEADLOCK: &str = "child-deadlock";
 
-/// The lock the holder thread takes and the child needs.
-pub static LOCK: Mutex<u64> = Mutex::new(0);
+/// The lock the holder thread takes and the child needs (a `std` Mutex
+/// that `repro check` can watch: [`harness::witness::Mutex`]).
+pub static LOCK: Mutex<u64> = Mutex::named("LOCK", 0);
 
 /// The child's work, in every variant: report, take the lock, report. Only
 /// async-signal-safe calls besides the lock itself (no allocation).

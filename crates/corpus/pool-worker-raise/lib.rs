@@ -28,7 +28,9 @@ use harness::fork::{Event, describe, fork_child_with_blocked};
 use harness::hang;
 use harness::scenario::Observation;
 use harness::trace::Trace;
-use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, kill, sigaction};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal};
+// kill and sigaction as nix's, watched by `repro check` (harness::witness).
+use harness::witness::{kill, sigaction};
 use serde_json::json;
 use std::io;
 use std::os::fd::OwnedFd;

@@ -27,9 +27,9 @@ use harness::fork::{Event, describe, fork_child_with_blocked};
 use harness::procfs;
 use harness::scenario::Observation;
 use harness::trace::Trace;
-use nix::sys::signal::{
-    SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, kill, sigaction, sigprocmask,
-};
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal, sigprocmask};
+// kill and sigaction as nix's, watched by `repro check` (harness::witness).
+use harness::witness::{kill, sigaction};
 use nix::sys::wait::{Id, WaitPidFlag, waitid, waitpid};
 use serde_json::json;
 use std::os::unix::process::CommandExt;

@@ -75,6 +75,13 @@ pub fn describe(status: WaitStatus) -> String {
 /// purpose, and say so.)
 pub unsafe fn fork_child(child: impl FnOnce() -> i32) -> nix::Result<ForkedChild> {
     let parent = nix::unistd::getpid();
+    if crate::witness::on() {
+        let threads = std::fs::read_dir("/proc/self/task").map_or(0, Iterator::count);
+        crate::witness::emit(
+            "fork",
+            &[("threads", crate::witness::Val::Int(threads as i64))],
+        );
+    }
     // SAFETY: forwarded to the caller (see # Safety).
     match unsafe { fork() }? {
         ForkResult::Parent { child } => Ok(ForkedChild { pid: Some(child) }),
@@ -85,6 +92,11 @@ pub unsafe fn fork_child(child: impl FnOnce() -> i32) -> nix::Result<ForkedChild
                 if getppid() != parent {
                     libc::_exit(70);
                 }
+                // No allocation: the parent may have had other threads.
+                crate::witness::emit(
+                    "child",
+                    &[("ppid", crate::witness::Val::Int(i64::from(parent.as_raw())))],
+                );
                 let code = catch_unwind(AssertUnwindSafe(child)).unwrap_or(101);
                 libc::_exit(code)
             }

@@ -135,6 +135,32 @@ pub struct ExerciseSpec {
     /// and holds `repro check` to refusing it.
     #[serde(default)]
     pub fake: Vec<Fake>,
+    /// The same exercise on the Rust side, if it has one (`repro exercise
+    /// --runtime rust`): the learner edits a copy of the scenario's
+    /// `lib.rs`, built as a small crate.
+    #[serde(default)]
+    pub rust: Option<RustExercise>,
+}
+
+/// `[exercise.rust]`: a Rust exercise. Its facts come from the Rust side
+/// of the witness ([`crate::witness`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RustExercise {
+    /// The Rust variant whose code path the learner fixes.
+    pub variant: String,
+    /// What the run must still do, as seen by the witness.
+    pub witness: Vec<crate::witness::Rule>,
+    /// What shows the bug still happening, as seen by the witness.
+    #[serde(default)]
+    pub symptom: Vec<crate::witness::Rule>,
+    /// A nudge.
+    pub hint: String,
+    /// One real fix, as an edit of the copy of `lib.rs`.
+    pub answer: Answer,
+    /// Fake fixes `repro check` must refuse.
+    #[serde(default)]
+    pub fake: Vec<Fake>,
 }
 
 /// An edit of a learner's copy: the first `from` becomes `to`.
@@ -159,6 +185,29 @@ pub struct Fake {
     pub to: String,
     /// A substring of the check's refusal (the step it names).
     pub refused: String,
+}
+
+fn check_exercise(
+    key: &str,
+    witness: &[crate::witness::Rule],
+    symptom: &[crate::witness::Rule],
+    fakes: &[Fake],
+) -> Result<(), String> {
+    crate::witness::check_rules(&format!("{key}.witness"), witness)?;
+    crate::witness::check_rules(&format!("{key}.symptom"), symptom)?;
+    if witness.is_empty() {
+        return Err(format!(
+            "key `{key}.witness`: an exercise needs at least one rule"
+        ));
+    }
+    if fakes.len() < 2 {
+        return Err(format!(
+            "key `{key}.fake`: an exercise needs at least 2 fake fixes that `repro check` \
+             must refuse, found {}",
+            fakes.len()
+        ));
+    }
+    Ok(())
 }
 
 /// One variant of a scenario.
@@ -337,17 +386,18 @@ impl Spec {
             }
         }
         if let Some(ex) = &self.exercise {
-            crate::witness::check_rules("exercise.witness", &ex.witness)?;
-            crate::witness::check_rules("exercise.symptom", &ex.symptom)?;
-            if ex.witness.is_empty() {
-                return Err("key `exercise.witness`: an exercise needs at least one rule".into());
-            }
-            if ex.fake.len() < 2 {
-                return Err(format!(
-                    "key `exercise.fake`: an exercise needs at least 2 fake fixes that \
-                     `repro check` must refuse, found {}",
-                    ex.fake.len()
-                ));
+            check_exercise("exercise", &ex.witness, &ex.symptom, &ex.fake)?;
+            if let Some(rust) = &ex.rust {
+                check_exercise("exercise.rust", &rust.witness, &rust.symptom, &rust.fake)?;
+                let known = self
+                    .variant(&rust.variant)
+                    .is_some_and(|v| v.runtimes.contains(&Runtime::Rust));
+                if !known {
+                    return Err(format!(
+                        "key `exercise.rust`: {:?} is not a rust variant of this scenario",
+                        rust.variant
+                    ));
+                }
             }
         }
         if let Some(url) = &self.story.url {

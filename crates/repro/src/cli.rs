@@ -150,20 +150,29 @@ pub enum Command {
         /// The new scenario's id, kebab-case (e.g. inherited-pipe).
         id: String,
     },
-    /// Copy a scenario's Python module into DIR, to fix its bug yourself.
+    /// Copy a scenario's Python module (or with --runtime rust, its Rust
+    /// variants as a small crate) into DIR, to fix its bug yourself.
     Exercise {
         /// A scenario id (see `repro list`).
         scenario: String,
-        /// Where [default: ./repro-exercise-SCENARIO].
+        /// Where [default: ./repro-exercise-SCENARIO, or
+        /// ./repro-exercise-SCENARIO-rust].
         dir: Option<PathBuf>,
+        /// python or rust.
+        #[arg(long, default_value = "python")]
+        runtime: String,
     },
     /// Run your fixed copy (from `repro exercise`) through the supervisor:
     /// is the bug gone, and does the scenario still do what shows it?
     Check {
         /// A scenario id.
         scenario: String,
-        /// Where your copy is [default: ./repro-exercise-SCENARIO].
+        /// Where your copy is [default: ./repro-exercise-SCENARIO, or
+        /// ./repro-exercise-SCENARIO-rust].
         dir: Option<PathBuf>,
+        /// python or rust (the runtime you did the exercise in).
+        #[arg(long, default_value = "python")]
+        runtime: String,
         /// The watchdog's deadline, in seconds.
         #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = numeric::seconds)]
         timeout: f64,

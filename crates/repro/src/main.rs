@@ -64,14 +64,20 @@ fn main() -> ExitCode {
             variant,
         } => diff::exec(scenario, runtime.as_deref(), variant.as_deref(), &mut out),
         Command::New { id } => scaffold::exec(id, &mut out),
-        Command::Exercise { scenario, dir } => {
-            exercise::exercise(scenario, dir.as_deref(), &mut out)
-        }
+        Command::Exercise {
+            scenario,
+            dir,
+            runtime,
+        } => exercise_runtime(runtime)
+            .and_then(|runtime| exercise::exercise(scenario, dir.as_deref(), runtime, &mut out)),
         Command::Check {
             scenario,
             dir,
+            runtime,
             timeout,
-        } => exercise::check(scenario, dir.as_deref(), *timeout, &mut out),
+        } => exercise_runtime(runtime).and_then(|runtime| {
+            exercise::check(scenario, dir.as_deref(), runtime, *timeout, &mut out)
+        }),
         Command::Run(args) => run::exec(args, &mut out),
         Command::Stress(args) => stress::exec(args, &mut out),
         Command::Bench(args) => bench::exec(args, &mut out),
@@ -122,4 +128,15 @@ fn main() -> ExitCode {
             exit::COULD_NOT_RUN
         }
     })
+}
+
+/// `--runtime` of `exercise` and `check`: python (the default) or rust.
+fn exercise_runtime(arg: &str) -> Result<Runtime, exit::RunError> {
+    match arg {
+        "python" => Ok(Runtime::Python),
+        "rust" => Ok(Runtime::Rust),
+        other => Err(exit::RunError::Usage(exit::Usage(format!(
+            "--runtime {other:?}: an exercise is in python or rust"
+        )))),
+    }
 }

@@ -203,6 +203,22 @@ fn command_for(case: Case<'_>, py: &PythonChoice) -> Result<Command, String> {
     Ok(cmd)
 }
 
+/// A command running `program` with `cmd`'s environment changes and
+/// working directory (for a wrapper: strace, a learner's build).
+pub(crate) fn with_env_of(cmd: &Command, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut wrapped = Command::new(program);
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(v) => wrapped.env(key, v),
+            None => wrapped.env_remove(key),
+        };
+    }
+    if let Some(dir) = cmd.get_current_dir() {
+        wrapped.current_dir(dir);
+    }
+    wrapped
+}
+
 pub(crate) fn run_one(p: &Planned<'_>, py: &PythonChoice, timeout: Duration) -> Record {
     run_case(p.scenario, p.runtime, p.variant, py, timeout)
 }

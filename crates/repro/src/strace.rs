@@ -43,7 +43,7 @@ pub fn wrap(strace: &Path, cmd: &Command, spec: Option<&StraceSpec>, out: &Path)
     if let Some(s) = spec {
         syscalls.extend(s.syscalls.iter().map(String::as_str));
     }
-    let mut wrapped = Command::new(strace);
+    let mut wrapped = crate::run::with_env_of(cmd, strace);
     wrapped
         .args(["-f", "-qq", "-ttt", "-s", "32", "-e"])
         .arg(format!("trace={}", syscalls.join(",")))
@@ -52,15 +52,6 @@ pub fn wrap(strace: &Path, cmd: &Command, spec: Option<&StraceSpec>, out: &Path)
         .arg("--")
         .arg(cmd.get_program())
         .args(cmd.get_args());
-    for (key, value) in cmd.get_envs() {
-        match value {
-            Some(v) => wrapped.env(key, v),
-            None => wrapped.env_remove(key),
-        };
-    }
-    if let Some(dir) = cmd.get_current_dir() {
-        wrapped.current_dir(dir);
-    }
     wrapped
 }
 

@@ -154,6 +154,14 @@ fn every_workshop_command_runs() {
         }
     }
     assert!(commands.len() >= 20, "{} commands found", commands.len());
+    // A Rust exercise's check builds the learner's crate with cargo, which
+    // an unprivileged user (make test-nonroot) may not have.
+    let has_cargo = std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("cargo").is_file()));
+    if !has_cargo {
+        eprintln!("SKIPPED: the Rust exercise's commands (no cargo on PATH to build it)");
+        commands.retain(|a| !(a.first() == Some(&"check") && a.contains(&"rust")));
+    }
     // In a fresh working directory (exercise copies files there). The
     // exercise/check commands run in order, in one thread; the others,
     // independent, side by side.

@@ -102,15 +102,12 @@ def finish():
     if _state["fd"] is None or os.getpid() != _state["root"]:
         return
     import gc
-    import select
-    import signal
     gone = [label for label, (owner, name, mine) in sorted(_state["installed"].items())
             if getattr(owner, name, None) is not mine]
     if _on_gc not in gc.callbacks:
         gone.append("gc.callbacks")
     if gone:
         emit("tampered", what=gone)
-    del select, signal  # imported so that every owner above is loaded
 
 
 def _held_by_other_threads():

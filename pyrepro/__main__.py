@@ -6,7 +6,6 @@
 Exit codes: 0 a record was printed, 2 usage error.
 """
 
-import json
 import sys
 
 from pyrepro import SCENARIOS, runner
@@ -27,7 +26,8 @@ def main(argv):
     if argv[:1] == ["list"] and argv[1:] in ([], ["--json"]):
         table = dict((s, list(runner.load(s).VARIANTS)) for s in sorted(SCENARIOS))
         if argv[1:]:
-            print(json.dumps(table))
+            from pyrepro.record import dumps
+            print(dumps(table))
         else:
             for scenario, variants in table.items():
                 print("%-20s %s" % (scenario, " ".join(variants)))

@@ -23,9 +23,7 @@ the verdict is ``skipped`` with the reason.
 """
 
 import gc
-import platform
 import sys
-import sysconfig
 import weakref
 
 from pyrepro.record import Observation, Skip, missing
@@ -40,6 +38,8 @@ def prepare(variant):
     try:
         import gevent  # noqa: F401
     except ImportError as e:
+        import platform
+        import sysconfig
         if platform.python_implementation() == "PyPy":
             raise Skip("gevent is not installed for this interpreter (%s): gevent "
                        "publishes no PyPy wheel for Linux, and nothing is compiled "

@@ -30,7 +30,6 @@ reaped.
 """
 
 import io
-import logging
 import os
 import signal
 import sys
@@ -168,31 +167,37 @@ def lock_case(fix):
     return obs
 
 
-class BlockingHandler(logging.Handler):
-    """A handler whose emit blocks for records marked ``block`` (the slow
-    socket of the story, without the socket) until the holder is released.
-    Other records are kept in a list."""
+def blocking_handler(holder):
+    """A logging handler whose emit blocks for records marked ``block``
+    (the slow socket of the story, without the socket) until the holder is
+    released. Other records are kept in a list. (A function, so that
+    logging is imported only by the variant that uses it.)"""
+    import logging
 
-    def __init__(self, holder):
-        logging.Handler.__init__(self)
-        self.holder = holder
-        self.records = []
+    class BlockingHandler(logging.Handler):
+        def __init__(self, holder):
+            logging.Handler.__init__(self)
+            self.holder = holder
+            self.records = []
 
-    def emit(self, record):
-        if getattr(record, "block", False):
-            self.holder.holding.set()
-            self.holder.release.wait()
-        self.records.append(record.getMessage())
+        def emit(self, record):
+            if getattr(record, "block", False):
+                self.holder.holding.set()
+                self.holder.release.wait()
+            self.records.append(record.getMessage())
+
+    return BlockingHandler(holder)
 
 
 def logging_case():
+    import logging
     obs = Observation()
     logger = logging.getLogger("pyrepro.fork_held_lock")
     logger.propagate = False
     logger.setLevel(logging.INFO)
     # Handler.handle() holds handler.lock around emit(), which blocks.
     holder = Holder(lambda h: logger.info("slow record", extra={"block": True}))
-    handler = BlockingHandler(holder)
+    handler = blocking_handler(holder)
     logger.addHandler(handler)
     holder.start()
     fork_and_watch(obs, lambda: logger.info("hello from the child"),

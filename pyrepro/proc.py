@@ -25,12 +25,10 @@ Mirrors crates/harness/src/fork.rs and procfs.rs:
 import ctypes
 import errno
 import os
-import platform
 import select
 import signal
 import sys
 import time
-import traceback
 
 _PR_SET_PDEATHSIG = 1
 try:
@@ -134,6 +132,7 @@ def fork_child(fn):
     except SystemExit as e:
         code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except BaseException:
+        import traceback  # the error path only (CPython re-inits the import lock at fork)
         traceback.print_exc(file=sys.stderr)
         code = 101
     finally:
@@ -276,7 +275,7 @@ def syscalls(name):
     """The numbers of syscall ``name`` on this machine; on a machine not in
     SYSCALLS, an error that says so (never a silent miss, which would turn a
     deadlock into a wrong verdict)."""
-    machine = platform.machine()
+    machine = os.uname()[4]  # platform.machine(), without importing platform
     table = SYSCALLS.get(machine)
     if table is None:
         raise RuntimeError("pyrepro/proc.py has no syscall numbers for %r (only %s): "

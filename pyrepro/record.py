@@ -7,11 +7,51 @@ the same rules before printing, so a mistake shows here first.
 """
 
 import os
-import platform
-import re
 import sys
 
-_KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+# Nothing here imports re, json or platform: a case's start-up is part of
+# what it costs (repro bench), and those three are a good share of it.
+try:
+    from _json import encode_basestring_ascii as _quote
+except ImportError:  # pragma: no cover (an interpreter without _json)
+    from json.encoder import encode_basestring_ascii as _quote
+
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+
+
+def is_kebab(text):
+    """Whether ``text`` is a kebab-case id: lowercase words of letters and
+    digits, joined by single hyphens."""
+    words = text.split("-") if isinstance(text, str) else [""]
+    return all(w and _ID_CHARS.issuperset(w) for w in words)
+
+
+def dumps(value):
+    """The JSON text of ``value`` (dicts, lists, strings, numbers,
+    booleans, None), as ``json.dumps`` writes it, without importing the
+    json package (which imports re)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (float("inf"), float("-inf")):
+            return "Infinity" if value > 0 else "-Infinity"
+        return float.__repr__(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join("%s: %s" % (_quote(k if isinstance(k, str) else dumps(k)),
+                                            dumps(v)) for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(dumps(v) for v in value) + "]"
+    raise TypeError("Object of type %s is not JSON serializable" % type(value).__name__)
 
 #: The verdicts a scenario process gives: misbehaved or behaved from its
 #: observation; skipped (a record.Skip) and error (anything else raised)
@@ -61,10 +101,18 @@ class Observation(object):
         return self
 
 
+#: sys.implementation.name -> what platform.python_implementation() says.
+_IMPLEMENTATIONS = {"cpython": "CPython", "pypy": "PyPy", "graalpy": "GraalVM",
+                    "ironpython": "IronPython", "jython": "Jython"}
+
+
 def interpreter(overrides=None):
+    name = sys.implementation.name
     info = {
-        "version": platform.python_version(),
-        "implementation": platform.python_implementation(),
+        # What platform.python_version() and python_implementation() say,
+        # read without importing platform.
+        "version": sys.version.split()[0],
+        "implementation": _IMPLEMENTATIONS.get(name, name),
         "executable": sys.executable,
     }
     info.update(free_threading())
@@ -77,8 +125,8 @@ def free_threading():
     build (``Py_GIL_DISABLED``; the GIL can still be on at run time, turned
     on by an extension that does not support running without it), else
     ``{}``: the record carries the flag only where it is true."""
-    import sysconfig
-    if not sysconfig.get_config_var("Py_GIL_DISABLED"):
+    # The ABI flag "t" is Py_GIL_DISABLED, without importing sysconfig.
+    if "t" not in getattr(sys, "abiflags", ""):
         return {}
     return {"free_threaded": True,
             "gil_enabled": bool(getattr(sys, "_is_gil_enabled", lambda: True)())}
@@ -116,12 +164,12 @@ def build(scenario, runtime, variant, elapsed_ms, observation=None,
 def validate(record):
     """The invariants of Record::validate; raises ValueError."""
     for key in ("scenario", "variant"):
-        if not _KEBAB.match(record[key]):
+        if not is_kebab(record[key]):
             raise ValueError("%s %r is not a kebab-case id" % (key, record[key]))
     verdict, symptom = record["verdict"], record["symptom"]
     if verdict not in (MISBEHAVED, BEHAVED, ERROR, SKIPPED):
         raise ValueError("a scenario cannot give verdict %r" % verdict)
-    if symptom is not None and not _KEBAB.match(symptom):
+    if symptom is not None and not is_kebab(symptom):
         raise ValueError("symptom %r is not a kebab-case id" % symptom)
     if verdict == MISBEHAVED and symptom is None:
         raise ValueError("a misbehaved verdict must name its symptom")

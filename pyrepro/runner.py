@@ -5,12 +5,9 @@ Used by ``python -m pyrepro run`` and, embedded, by crates/pyhost
 scenario module are loaded: ``elapsed_ms`` is the scenario's own time.
 """
 
-import importlib
-import json
 import os
 import sys
 import time
-import traceback
 
 from pyrepro import SCENARIOS, record
 
@@ -28,7 +25,8 @@ def load(scenario):
     exercise = os.environ.get("REPRO_EXERCISE")
     if exercise:
         return load_exercise(name, exercise)
-    return importlib.import_module(name)
+    __import__(name)
+    return sys.modules[name]
 
 
 _exercises = {}
@@ -97,6 +95,7 @@ def run_case(scenario, variant, runtime="python", interpreter=None):
                             verdict=record.SKIPPED, reason=str(e), python=python)
     except Exception as e:
         elapsed = (time.perf_counter() - start) * 1000.0
+        import traceback  # only here: its import is a good share of a start-up
         reason = "%s: %s\n%s" % (type(e).__name__, e, traceback.format_exc(limit=4))
         return record.build(scenario, runtime, variant, elapsed,
                             verdict=record.ERROR, reason=reason, python=python)
@@ -109,4 +108,4 @@ def run_case(scenario, variant, runtime="python", interpreter=None):
 
 
 def run_case_json(scenario, variant, runtime="python", interpreter=None):
-    return json.dumps(run_case(scenario, variant, runtime, interpreter))
+    return record.dumps(run_case(scenario, variant, runtime, interpreter))

@@ -22,7 +22,6 @@ epoll fd has anything to report (pyrepro.aio.LoopProbe: if not, the loop is
 idle and the probe stops it there).
 """
 
-import logging
 import os
 import select
 import socket
@@ -223,15 +222,21 @@ def prepare(variant):
                    % (want, tornado.version, os.path.dirname(tornado.__file__)))
 
 
-class _Collect(logging.Handler):
-    """Keeps what tornado logs (its "Exception in callback" records)."""
+def _collect():
+    """A logging handler that keeps what tornado logs (its "Exception in
+    callback" records). Made here: only the tornado variants import
+    logging."""
+    import logging
 
-    def __init__(self):
-        logging.Handler.__init__(self)
-        self.records = []
+    class Collect(logging.Handler):
+        def __init__(self):
+            logging.Handler.__init__(self)
+            self.records = []
 
-    def emit(self, record):
-        self.records.append(record)
+        def emit(self, record):
+            self.records.append(record)
+
+    return Collect()
 
 
 def real_tornado_shape(fixed):
@@ -260,7 +265,8 @@ def real_tornado_shape(fixed):
     child = _child_registers_in(
         child_loop, lambda lp, fd: lp.add_handler(fd, lambda fd, ev: None, IOLoop.READ),
         lambda lp: lp._impl.fileno(), (child_registered, parent_polled), tr)
-    logged = _Collect()
+    logged = _collect()
+    import logging
     app_log = logging.getLogger("tornado.application")
     app_log.addHandler(logged)
     app_log.propagate = False

@@ -128,3 +128,44 @@ fn embedded_refuses_a_libpython_it_was_not_built_for() {
     );
     assert_eq!(ran.code(), Some(3), "{}", ran.show());
 }
+
+/// pyrepro writes its records without the json package (its import is a
+/// share of every case's start-up): the same text as `json.dumps` for
+/// everything a record holds, and refusal of what json refuses.
+#[test]
+fn pyrepro_writes_json_exactly_as_json_dumps() {
+    let program = r#"
+import json, sys
+from pyrepro.record import dumps, is_kebab
+samples = [None, True, False, 0, -7, 2**70, 1.5, 0.1, 1e-7, 3e300, float("nan"),
+           float("inf"), float("-inf"), "", "plain", "quote \" backslash \\ tab \t nl \n",
+           "\x00\x1f\x7f", "é ✓ 🐍 \ud800", [], [1, [2, {}]], (1, "t"),
+           {"a": 1, "b": [None, {"c": "d"}], "": 0.25},
+           {"scenario": "shared-epoll", "evidence": [{"tfds": [6, 13]}, "x"]}]
+bad = 0
+for s in samples:
+    if dumps(s) != json.dumps(s):
+        print("differs: %r: %s vs %s" % (s, dumps(s), json.dumps(s)))
+        bad += 1
+try:
+    dumps({"x": object()})
+    print("an object was written"); bad += 1
+except TypeError:
+    pass
+for ok in ["a", "shared-epoll", "a1-b2-c3"]:
+    bad += not is_kebab(ok)
+for no in ["", "-a", "a-", "a--b", "A", "a_b", "a b", None, 3]:
+    if is_kebab(no):
+        print("kebab: %r" % (no,)); bad += 1
+print("checked %d" % len(samples))
+sys.exit(1 if bad else 0)
+"#;
+    let out = python().args(["-c", program]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("checked 23"), "{text}");
+}

@@ -35,6 +35,8 @@ SWITCH_INSIDE_GC = "switch-inside-gc"
 
 def prepare(variant):
     """Set-up off the clock: gevent's import dominates everything else."""
+    from pyrepro.runner import with_site
+    with_site()
     try:
         import gevent  # noqa: F401
     except ImportError as e:

@@ -49,11 +49,28 @@ def load_exercise(name, path):
     return _exercises[name]
 
 
+def with_site():
+    """What ``site`` does at start-up (site-packages and .pth files on
+    sys.path), for the variants that import a package from there. The
+    supervisor starts every Python case with -S: most need only the
+    standard library, and ``site`` is a good share of a bare start-up.
+    Without -S (``python -m pyrepro`` by hand, the embedded runtime) it has
+    already run, and this does nothing."""
+    if sys.flags.no_site and not _site_done:
+        import site
+        site.main()
+        _site_done.append(True)
+
+
+_site_done = []
+
+
 def use_side(name):
     """Puts a side install (``[side=NAME]`` in requirements.txt, installed
     into ``<site-packages>/repro-NAME``) first on sys.path, so that its
     packages win over the environment's own. Returns its path, or None when
     no entry of sys.path has it. Call before importing the package."""
+    with_site()
     for entry in list(sys.path):
         where = os.path.join(entry or ".", "repro-" + name)
         if os.path.isdir(where):

@@ -30,7 +30,7 @@ import time
 from pyrepro.aio import LoopProbe
 from pyrepro.proc import Event, epoll_targets, fork_child
 from pyrepro.record import Observation, Skip, missing
-from pyrepro.runner import use_side
+from pyrepro.runner import use_side, with_site
 from pyrepro.trace import Trace
 
 UNKNOWN_FD_EVENT = "unknown-fd-event"
@@ -209,6 +209,7 @@ def prepare(variant):
             raise missing("tornado 6", "no repro-tornado6 on sys.path")
         want = 6
     elif variant.endswith("-tornado"):
+        with_site()
         want = 4
     else:
         return

@@ -265,6 +265,8 @@ def prepare(variant):
     """Imports what the variant needs before the clock starts. The raw
     variants must not import asyncio at all (see raw_case)."""
     if variant.endswith("-aiohttp"):
+        from pyrepro.runner import with_site
+        with_site()
         from pyrepro.signal_wakeup_fd_aiohttp import check_aiohttp
         check_aiohttp()
     if not variant.endswith("-raw"):

@@ -28,6 +28,7 @@ import sys
 
 from pyrepro.proc import become_subreaper, fork_child, proc_stat, wait_exited_nowait
 from pyrepro.record import Observation, Skip
+from pyrepro.runner import with_site
 from pyrepro.trace import Trace
 
 ZOMBIE_GRANDCHILD = "zombie-grandchild"
@@ -36,6 +37,7 @@ ZOMBIE_GRANDCHILD = "zombie-grandchild"
 def prepare(variant):
     """Set-up off the clock: pexpect, for its variants."""
     if variant.endswith("-pexpect"):
+        with_site()
         try:
             import pexpect  # noqa: F401
         except ImportError as e:

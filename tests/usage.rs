@@ -241,13 +241,26 @@ fn a_broken_scenario_toml_is_named_by_file_line_and_key() {
 
 #[test]
 fn a_python_without_gevent_skips_the_gevent_cases_with_the_reason() {
-    // The default interpreter with its site-packages turned off (-S).
+    // The default interpreter, with gevent made unimportable: a
+    // sitecustomize (which `site` runs, also when a case starts it late:
+    // pyrepro.runner.with_site) puts None in sys.modules["gevent"].
     let dir = tempfile::tempdir().unwrap();
     let python = harness::python::default_python(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let hide = dir.path().join("hide");
+    std::fs::create_dir(&hide).unwrap();
+    std::fs::write(
+        hide.join("sitecustomize.py"),
+        "import sys\nsys.modules['gevent'] = None\n",
+    )
+    .unwrap();
     let bare = script(
         dir.path(),
-        "python3-nosite",
-        &format!("#!/bin/sh\nexec {} -S \"$@\"\n", python.display()),
+        "python3-nogevent",
+        &format!(
+            "#!/bin/sh\nPYTHONPATH=\"{}:$PYTHONPATH\" exec {} \"$@\"\n",
+            hide.display(),
+            python.display()
+        ),
         0o755,
     );
     let args = [

@@ -48,3 +48,44 @@ fn bench_reports_every_case_from_its_runs() {
     assert!(md.contains("## Interpreter start-up"), "{md}");
     assert!(ran.stdout().contains("# repro bench"), "{show}");
 }
+
+/// `make bench` shows where a Python case's start-up goes: each case's
+/// imports, from one run with `-X importtime`, pyrepro's own among them.
+#[test]
+fn bench_shows_each_python_cases_imports() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().to_str().unwrap();
+    let ran = repro(&[
+        "bench",
+        "sigterm-zombie",
+        "--runtime",
+        "python",
+        "--runs",
+        "1",
+        "--out",
+        out,
+    ]);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    assert_eq!(
+        cases.len(),
+        spec("sigterm-zombie").variants_for(Runtime::Python).count()
+    );
+    for c in cases {
+        let total = c["import_ms"].as_f64().unwrap_or_default();
+        assert!(total > 0.5, "{c:#}");
+        let heaviest: Vec<&str> = c["heaviest_imports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["module"].as_str().unwrap())
+            .collect();
+        assert!(!heaviest.is_empty() && heaviest.len() <= 3, "{c:#}");
+    }
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("## Python imports per case"), "{md}");
+    assert!(md.contains("| sigterm-zombie/python/broken |"), "{md}");
+}

@@ -20,7 +20,7 @@ use crate::cli::BenchArgs;
 use crate::exit::{self, RunError, Usage};
 use crate::output::{Out, percentile};
 use crate::registry;
-use crate::run::{Planned, Selection, plan_cases, python_for, run_one};
+use crate::run::{Planned, Selection, plan_cases, python_for, python_import_profile, run_one};
 use harness::python;
 use harness::record::{Record, Runtime};
 use serde_json::{Value, json};
@@ -81,6 +81,64 @@ struct CaseBench {
     wall: Option<Stat>,
     startup: Option<Stat>,
     blocked_to_verdict: Option<Stat>,
+    /// A Python case's imports, from one run with `-X importtime`.
+    imports: Option<Imports>,
+}
+
+/// What a Python case imported (`-X importtime`, one run): the total of
+/// every module's own time, and the heaviest top-level imports with their
+/// cumulative time, in ms.
+#[derive(Debug, Clone, PartialEq)]
+struct Imports {
+    total_ms: f64,
+    heaviest: Vec<(String, f64)>,
+}
+
+impl Imports {
+    /// Parses CPython's `import time: self [us] | cumulative | name` lines
+    /// (a nested import is indented under its importer). None when there
+    /// are none (before 3.7, or on an interpreter without the profile).
+    fn parse(stderr: &str) -> Option<Imports> {
+        let mut total_us = 0.0;
+        let mut top: Vec<(String, f64)> = Vec::new();
+        for line in stderr.lines() {
+            let Some(rest) = line.strip_prefix("import time:") else {
+                continue;
+            };
+            let mut cols = rest.split('|');
+            let (Some(own), Some(cumulative), Some(name)) = (cols.next(), cols.next(), cols.next())
+            else {
+                continue;
+            };
+            let (Ok(own), Ok(cumulative)) =
+                (own.trim().parse::<f64>(), cumulative.trim().parse::<f64>())
+            else {
+                continue; // the header line
+            };
+            total_us += own;
+            // Top level: one space after the bar, then the name.
+            if !name.starts_with("  ") {
+                top.push((name.trim().to_owned(), cumulative / 1000.0));
+            }
+        }
+        if total_us == 0.0 {
+            return None;
+        }
+        top.sort_by(|a, b| b.1.total_cmp(&a.1));
+        top.truncate(3);
+        Some(Imports {
+            total_ms: total_us / 1000.0,
+            heaviest: top,
+        })
+    }
+
+    fn text(&self) -> String {
+        self.heaviest
+            .iter()
+            .map(|(n, ms)| format!("{n} {ms:.1}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 impl CaseBench {
@@ -127,6 +185,7 @@ impl CaseBench {
             wall: Stat::of(wall),
             startup: Stat::of(startup),
             blocked_to_verdict: Stat::of(blocked),
+            imports: None,
         }
     }
 
@@ -268,7 +327,12 @@ pub fn exec(args: &BenchArgs, out: &mut Out) -> Result<u8, RunError> {
     let mut benches = Vec::with_capacity(cases.len());
     for (i, p) in cases.iter().enumerate() {
         let records: Vec<Record> = (0..runs).map(|_| run_one(p, &py, timeout)).collect();
-        let b = CaseBench::from_records(p, &records);
+        let mut b = CaseBench::from_records(p, &records);
+        if p.runtime == Runtime::Python {
+            b.imports = python_import_profile(p, &py, timeout)
+                .ok()
+                .and_then(|stderr| Imports::parse(&stderr));
+        }
         let _ = writeln!(
             log,
             "bench: [{:>3}/{}] {:<45} {}/{} as expected, median {} ms",
@@ -390,6 +454,24 @@ fn markdown(
             ms(b.startup, |s| s.median),
         ));
     }
+    let profiled: Vec<&CaseBench> = benches.iter().filter(|b| b.imports.is_some()).collect();
+    if !profiled.is_empty() {
+        md.push_str(
+            "\n## Python imports per case (`-X importtime`, one run)\n\n\
+             Every module's own import time, summed, and the heaviest imports at top \
+             level (cumulative). Part of `start-up` above.\n\n\
+             | case | imports | heaviest |\n|---|---|---|\n",
+        );
+        for b in profiled {
+            let i = b.imports.as_ref().expect("filtered");
+            md.push_str(&format!(
+                "| {} | {:.1} | {} |\n",
+                b.label,
+                i.total_ms,
+                i.text()
+            ));
+        }
+    }
     let hangs: Vec<&CaseBench> = benches
         .iter()
         .filter(|b| b.blocked_to_verdict.is_some())
@@ -484,6 +566,9 @@ fn json_report(
             "wall_ms": b.wall.map(Stat::json),
             "startup_ms": b.startup.map(Stat::json),
             "blocked_to_verdict_ms": b.blocked_to_verdict.map(Stat::json),
+            "import_ms": b.imports.as_ref().map(|i| round(i.total_ms)),
+            "heaviest_imports": b.imports.as_ref().map(|i| i.heaviest.iter()
+                .map(|(n, ms)| json!({ "module": n, "ms": round(*ms) })).collect::<Vec<_>>()),
             "target_met": b.target().map(|(_, _, met)| met),
         })).collect::<Vec<_>>(),
         "cargo_test_s": cargo_test_s.map(|r| match r {
@@ -491,4 +576,31 @@ fn json_report(
             Err(e) => json!({ "error": e }),
         }),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_import_profile_sums_own_times_and_ranks_top_level_imports() {
+        let stderr = "import time: self [us] | cumulative | imported package\n\
+                      import time:       500 |        500 |   _json\n\
+                      import time:      1000 |       1500 | pyrepro.record\n\
+                      import time:      2000 |       2000 | socket\n\
+                      import time:       300 |       6300 |     enum\n\
+                      import time:      4000 |       4300 | pyrepro.proc\n\
+                      a line of the case's own\n";
+        let i = Imports::parse(stderr).unwrap();
+        assert!((i.total_ms - 7.8).abs() < 1e-9, "{i:?}");
+        assert_eq!(
+            i.heaviest,
+            vec![
+                ("pyrepro.proc".to_owned(), 4.3),
+                ("socket".to_owned(), 2.0),
+                ("pyrepro.record".to_owned(), 1.5)
+            ]
+        );
+        assert_eq!(Imports::parse("no profile here\n"), None);
+    }
 }

@@ -228,6 +228,29 @@ pub(crate) fn with_env_of(cmd: &Command, program: impl AsRef<std::ffi::OsStr>) -
     wrapped
 }
 
+/// One supervised run of a Python case with `-X importtime` (as the
+/// environment variable, which reaches the case's interpreter whatever
+/// flags it gets): what it imported, as CPython printed it on stderr.
+/// Empty before 3.7, which has no import profile.
+///
+/// # Errors
+/// If the case's command cannot be made or started.
+pub(crate) fn python_import_profile(
+    p: &Planned<'_>,
+    py: &PythonChoice,
+    timeout: Duration,
+) -> Result<String, String> {
+    let case = Case {
+        scenario: &p.scenario.spec.id,
+        runtime: p.runtime,
+        variant: &p.variant.id,
+    };
+    let mut cmd = command_for(case, py)?;
+    cmd.env("PYTHONPROFILEIMPORTTIME", "1");
+    let finished = harness::supervisor::run(cmd, timeout).map_err(|e| e.to_string())?;
+    Ok(finished.stderr)
+}
+
 pub(crate) fn run_one(p: &Planned<'_>, py: &PythonChoice, timeout: Duration) -> Record {
     run_case(p.scenario, p.runtime, p.variant, py, timeout)
 }

@@ -209,14 +209,12 @@ pub enum Val<'a> {
 struct Line {
     buf: [u8; 1024],
     len: usize,
-    overflow: bool,
 }
 
 impl std::fmt::Write for Line {
     fn write_str(&mut self, s: &str) -> std::fmt::Result {
         let end = self.len + s.len();
-        if end > self.buf.len() - 1 {
-            self.overflow = true;
+        if end > self.buf.len() {
             return Err(std::fmt::Error);
         }
         self.buf[self.len..end].copy_from_slice(s.as_bytes());
@@ -257,7 +255,6 @@ pub fn emit(fact: &str, fields: &[(&str, Val<'_>)]) {
     let mut line = Line {
         buf: [0; 1024],
         len: 0,
-        overflow: false,
     };
     let mut body = || -> std::fmt::Result {
         line.write_str("{\"fact\": ")?;
@@ -275,7 +272,7 @@ pub fn emit(fact: &str, fields: &[(&str, Val<'_>)]) {
         }
         line.write_str("}\n")
     };
-    if body().is_err() || line.overflow {
+    if body().is_err() {
         return;
     }
     // SAFETY: write(2) of a buffer we own to the witness's fd.

@@ -86,6 +86,15 @@ fn find(id: &str, runtime: Runtime) -> Result<(Scenario, Task), RunError> {
     Ok((sc, found))
 }
 
+/// How a command names the exercise's runtime (python is the default).
+fn runtime_flag(runtime: Runtime) -> &'static str {
+    if runtime == Runtime::Rust {
+        " --runtime rust"
+    } else {
+        ""
+    }
+}
+
 fn default_dir(id: &str, runtime: Runtime) -> PathBuf {
     match runtime {
         Runtime::Rust => PathBuf::from(format!("repro-exercise-{id}-rust")),
@@ -148,11 +157,7 @@ pub fn exercise(
         }
     };
     let shown = dir.display();
-    let flag = if runtime == Runtime::Rust {
-        " --runtime rust"
-    } else {
-        ""
-    };
+    let flag = runtime_flag(runtime);
     let text = format!(
         "# Exercise: {title}\n\n{summary}\n\nEdit {edit} so that its `{variant}` variant \
          no longer misbehaves.\nThe scenario must still do what shows the bug. `repro check` \
@@ -302,11 +307,7 @@ pub fn check(
     let dir = dir.map_or_else(|| default_dir(id, runtime), Path::to_path_buf);
     let file = work_file(&task, &dir);
     if !file.is_file() {
-        let flag = if runtime == Runtime::Rust {
-            " --runtime rust"
-        } else {
-            ""
-        };
+        let flag = runtime_flag(runtime);
         return Err(usage(format!(
             "{} not found (start with: repro exercise {id}{flag})",
             file.display()

@@ -301,7 +301,7 @@ pub fn trace_lines(events: &[harness::TraceEvent]) -> Vec<String> {
 
 /// Word-wraps `text` to lines of at most `width` characters (a longer word
 /// gets a line of its own, cut at `width`).
-fn wrap_words(text: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap_words(text: &str, width: usize) -> Vec<String> {
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {

@@ -96,7 +96,7 @@ pub fn timeline_svg(record: &Record, key: &[&str]) -> Option<String> {
     let mut y = TOP + 30.0;
     let mut first_y: Vec<Option<f64>> = vec![None; lanes.len()];
     for (i, e) in events.iter().enumerate() {
-        let text = wrap(&e.what, CHARS);
+        let text = crate::output::wrap_words(&e.what, CHARS);
         let x = lane_x(&e.lane);
         let li = lanes.iter().position(|l| *l == e.lane).unwrap_or(0);
         first_y[li].get_or_insert(y - 10.0);
@@ -215,26 +215,6 @@ pub fn timeline_svg(record: &Record, key: &[&str]) -> Option<String> {
         w = xml_escape(&format!("{words}{expected}")),
     );
     Some(svg)
-}
-
-/// Word-wraps `text` at `width` characters (a longer word is cut).
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let word: String = word.chars().take(width).collect();
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(&word);
-    }
-    if !line.is_empty() || lines.is_empty() {
-        lines.push(line);
-    }
-    lines
 }
 
 /// The file name of a case's picture: `<scenario>.<runtime>.<variant>.svg`.

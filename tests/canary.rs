@@ -5,50 +5,72 @@ use crate::util::{Ran, repro};
 use harness::python::default_python;
 use std::path::Path;
 
-/// The canary on shared-epoll only, the default interpreter only, with
-/// `extra` arguments; reports into `out`.
-fn canary(out: &Path, extra: &[&str]) -> Ran {
-    let py = default_python(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
-    let py = py.to_str().unwrap();
-    let out = out.to_str().unwrap();
-    let mut args = vec![
-        "canary",
-        "--scenario",
-        "shared-epoll",
-        "--no-discover",
-        "--no-envs",
-        "--python",
-        py,
-        "--out",
-        out,
-    ];
-    args.extend_from_slice(extra);
-    repro(&args)
+/// One small real canary, shared by every test that reads a canary's
+/// reports: shared-epoll's python cases on the default interpreter, with
+/// one expectation changed on a copy of its scenario.toml (`fixed` must now
+/// misbehave), so that exactly one cell drifts and the others show that
+/// an unchanged expectation is no drift.
+pub struct Small {
+    /// The canary's run.
+    pub ran: &'static Ran,
+    /// Its --out: matrix.json, matrix.md, junit.xml.
+    pub out: std::path::PathBuf,
 }
 
-#[test]
-fn changed_expectation_is_drift_named_exactly_on_a_copy() {
-    let dir = tempfile::tempdir().unwrap();
-    // A copy of the real file, with one expectation changed for the python
-    // runtime only: `fixed` must now "misbehave" there.
+pub fn small() -> Small {
     let real = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/crates/corpus/shared-epoll/scenario.toml"
     );
-    let text = std::fs::read_to_string(real).unwrap();
-    let anchor = "about = \"the child creates its own loop after the fork\"\n";
-    assert!(text.contains(anchor));
-    let changed = text.replace(
-        anchor,
-        &format!(
-            "{anchor}\n[[variant.when]]\nruntime = \"python\"\nexpect = \"misbehaved\"\n\
-             symptom = \"unknown-fd-event\"\nbecause = \"a test: https://github.com/python/cpython/issues/66285\"\n"
-        ),
-    );
-    let copy = dir.path().join("scenario.toml");
-    std::fs::write(&copy, changed).unwrap();
+    let (dir, ran) = crate::util::once_per_run("small-canary", |dir| {
+        let text = std::fs::read_to_string(real).unwrap();
+        let anchor = "about = \"the child creates its own loop after the fork\"\n";
+        assert!(text.contains(anchor));
+        let changed = text.replace(
+            anchor,
+            &format!(
+                "{anchor}\n[[variant.when]]\nruntime = \"python\"\nexpect = \"misbehaved\"\n\
+                 symptom = \"unknown-fd-event\"\nbecause = \"a test: https://github.com/python/cpython/issues/66285\"\n"
+            ),
+        );
+        let copy = dir.join("scenario.toml");
+        std::fs::write(&copy, changed).unwrap();
+        let py = default_python(Path::new(env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let ran = repro(&[
+            "canary",
+            "--scenario",
+            "shared-epoll",
+            "--runtime",
+            "python",
+            "--no-discover",
+            "--no-envs",
+            "--python",
+            py.to_str().unwrap(),
+            "--scenario-toml",
+            copy.to_str().unwrap(),
+            "--out",
+            dir.join("canary").to_str().unwrap(),
+        ]);
+        // The real file is untouched.
+        assert_eq!(std::fs::read_to_string(real).unwrap(), text);
+        ran
+    });
+    Small {
+        ran,
+        out: dir.join("canary"),
+    }
+}
 
-    let ran = canary(dir.path(), &["--scenario-toml", copy.to_str().unwrap()]);
+/// How many python variants shared-epoll has: the small canary's cells.
+fn cells() -> usize {
+    crate::util::spec("shared-epoll")
+        .variants_for(harness::record::Runtime::Python)
+        .count()
+}
+
+#[test]
+fn changed_expectation_is_drift_named_exactly_on_a_copy() {
+    let ran = small().ran;
     assert_eq!(ran.code(), Some(1), "{}", ran.show());
     let drift: Vec<String> = ran
         .stdout()
@@ -56,25 +78,19 @@ fn changed_expectation_is_drift_named_exactly_on_a_copy() {
         .filter(|l| l.starts_with("DRIFT"))
         .map(str::to_owned)
         .collect();
+    // Exactly the changed cell: the others, unchanged, are no drift.
     assert_eq!(drift.len(), 1, "exactly one cell{}", ran.show());
     assert!(
         drift[0].starts_with("DRIFT stopped-reproducing: shared-epoll / fixed [python python "),
         "{}",
         ran.show()
     );
-    // The real file is untouched, and without the copy there is no drift.
-    assert_eq!(std::fs::read_to_string(real).unwrap(), text);
-    let clean = canary(dir.path(), &[]);
-    assert_eq!(clean.code(), Some(0), "{}", clean.show());
 }
 
 #[test]
 fn reports_are_junit_xml_and_a_markdown_table() {
-    let dir = tempfile::tempdir().unwrap();
-    let ran = canary(dir.path(), &[]);
-    assert_eq!(ran.code(), Some(0), "{}", ran.show());
-
-    let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
+    let out = &small().out;
+    let xml = std::fs::read_to_string(out.join("junit.xml")).unwrap();
     let doc = roxmltree::Document::parse(&xml).expect("junit.xml parses as XML");
     let root = doc.root_element();
     assert_eq!(root.tag_name().name(), "testsuites");
@@ -86,21 +102,25 @@ fn reports_are_junit_xml_and_a_markdown_table() {
         .children()
         .filter(|n| n.has_tag_name("testcase"))
         .collect();
-    // One cell per variant and runtime (one interpreter): from the spec.
-    let spec = crate::util::spec("shared-epoll");
-    let cells: usize = harness::record::Runtime::ALL
-        .iter()
-        .map(|&rt| spec.variants_for(rt).count())
-        .sum();
+    // One cell per python variant (one interpreter): from the spec; the
+    // drift is the one failure.
+    let cells = cells();
     assert_eq!(cases.len(), cells, "{xml}");
     assert_eq!(suite.attribute("tests"), Some(cells.to_string().as_str()));
-    assert_eq!(suite.attribute("failures"), Some("0"));
+    assert_eq!(suite.attribute("failures"), Some("1"), "{xml}");
+    let failed: Vec<_> = cases
+        .iter()
+        .filter(|c| c.children().any(|n| n.has_tag_name("failure")))
+        .filter_map(|c| c.attribute("name"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{xml}");
+    assert!(failed[0].contains("fixed"), "{xml}");
     for c in &cases {
         assert!(c.attribute("classname").is_some() && c.attribute("name").is_some());
         assert!(c.attribute("time").unwrap().parse::<f64>().is_ok());
     }
 
-    let md = std::fs::read_to_string(dir.path().join("matrix.md")).unwrap();
+    let md = std::fs::read_to_string(out.join("matrix.md")).unwrap();
     let table: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
     let columns = |l: &str| l.matches('|').count();
     assert!(table.len() >= 2 + 4, "{md}");
@@ -115,9 +135,10 @@ fn reports_are_junit_xml_and_a_markdown_table() {
     assert!(md.contains("Kernel `") && md.contains("Legend:"), "{md}");
 
     let json: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.path().join("matrix.json")).unwrap())
-            .unwrap();
-    for cell in json["cells"].as_array().unwrap() {
+        serde_json::from_str(&std::fs::read_to_string(out.join("matrix.json")).unwrap()).unwrap();
+    let all = json["cells"].as_array().unwrap();
+    assert_eq!(all.len(), cells);
+    for cell in all {
         harness::record::Record::from_json_line(&cell["record"].to_string()).unwrap();
     }
 }

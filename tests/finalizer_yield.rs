@@ -19,9 +19,8 @@ fn strings(r: &harness::record::Record, key: &str) -> Vec<String> {
 
 #[test]
 fn every_case_verdict_symptom_and_evidence() {
-    crate::util::each_case(ID, |ran, r| {
+    crate::util::each_case(ID, |show, r| {
         let (runtime, variant) = (r.runtime.as_str(), r.variant.as_str());
-        let show = ran.show();
         let want = spec(ID)
             .variant(variant)
             .unwrap()

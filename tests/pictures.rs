@@ -27,26 +27,16 @@ fn parse(text: &str) -> roxmltree::Document<'_> {
 
 #[test]
 fn run_svg_draws_each_case() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = dir.path().join("pictures");
-    let ran = repro(&[
-        "run",
-        "fork-held-lock",
-        "--runtime",
-        "all",
-        "--variant",
-        "broken",
-        "--svg",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    // The book ran every case with --svg.
+    let book = crate::book::book();
     for runtime in ["rust", "python", "embedded"] {
-        let file = out.join(format!("fork-held-lock.{runtime}.broken.svg"));
+        let file = book
+            .svg
+            .join(format!("fork-held-lock.{runtime}.broken.svg"));
+        let view = book.view("fork-held-lock", runtime, "broken");
         assert!(
-            ran.stdout()
-                .contains(&format!("picture: {}", file.display())),
-            "{}",
-            ran.show()
+            view.contains(&format!("picture: {}", file.display())),
+            "{view}"
         );
         let svg = std::fs::read_to_string(&file).unwrap();
         let doc = parse(&svg);
@@ -72,36 +62,10 @@ fn run_svg_draws_each_case() {
     }
 }
 
-/// A small real canary (shared-epoll, rust only) with one expectation
-/// changed on a copy of its scenario.toml, so that the report has a drift
-/// cell; then `repro report` on it. Returns the page's path.
-fn report_of_a_small_canary(dir: &Path) -> PathBuf {
-    let real = root().join("crates/corpus/shared-epoll/scenario.toml");
-    let text = std::fs::read_to_string(&real).unwrap();
-    let anchor = "about = \"the child creates its own loop after the fork\"\n";
-    assert!(text.contains(anchor));
-    let changed = text.replace(
-        anchor,
-        &format!(
-            "{anchor}\n[[variant.when]]\nruntime = \"rust\"\nexpect = \"misbehaved\"\n\
-             symptom = \"unknown-fd-event\"\nbecause = \"a test: https://github.com/python/cpython/issues/66285\"\n"
-        ),
-    );
-    let copy = dir.join("scenario.toml");
-    std::fs::write(&copy, changed).unwrap();
-    let canary = dir.join("canary");
-    let ran = repro(&[
-        "canary",
-        "--scenario",
-        "shared-epoll",
-        "--runtime",
-        "rust",
-        "--scenario-toml",
-        copy.to_str().unwrap(),
-        "--out",
-        canary.to_str().unwrap(),
-    ]);
-    assert_eq!(ran.code(), Some(1), "one drift: {}", ran.show());
+/// `repro report` on the suite's small canary (crate::canary::small: one
+/// drift cell), into `dir`. Returns the page's path.
+fn report_of_the_small_canary(dir: &Path) -> PathBuf {
+    let canary = &crate::canary::small().out;
     let page = dir.join("report").join("index.html");
     let ran = repro(&[
         "report",
@@ -118,11 +82,11 @@ fn report_of_a_small_canary(dir: &Path) -> PathBuf {
 #[test]
 fn the_report_links_every_cell_to_its_record_and_fetches_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let page = report_of_a_small_canary(dir.path());
+    let page = report_of_the_small_canary(dir.path());
     let html = std::fs::read_to_string(&page).unwrap();
     let doc = parse(&html);
     let matrix: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("canary/matrix.json")).unwrap(),
+        &std::fs::read_to_string(crate::canary::small().out.join("matrix.json")).unwrap(),
     )
     .unwrap();
     let cells = matrix["cells"].as_array().unwrap().len();
@@ -176,7 +140,7 @@ fn the_report_links_every_cell_to_its_record_and_fetches_nothing() {
         .count();
     assert_eq!(
         pictures, cells,
-        "every rust case of shared-epoll has a timeline"
+        "every python case of shared-epoll has a timeline"
     );
 }
 
@@ -265,7 +229,7 @@ fn near(a: [u8; 3], b: [u8; 3]) -> bool {
 fn chromium_shows_the_report_and_a_timeline() {
     let Some(chromium) = chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
-    let page = report_of_a_small_canary(dir.path());
+    let page = report_of_the_small_canary(dir.path());
 
     let (info, buf, took) = screenshot(&chromium, &format!("file://{}", page.display()), 1280, 900);
     assert_eq!((info.width, info.height), (1280, 900));

@@ -1,7 +1,7 @@
 //! shared-epoll: an epoll instance created before fork() is
 //! shared with the child. https://github.com/tornadoweb/tornado/issues/2078
 
-use crate::util::{evidence_list, evidence_says, repro, spec};
+use crate::util::{evidence_list, evidence_says, spec};
 use harness::record::{Runtime, Verdict};
 
 /// Every case below, and nothing else, is in scenario.toml: a variant added
@@ -9,9 +9,8 @@ use harness::record::{Runtime, Verdict};
 
 #[test]
 fn every_case_verdict_symptom_and_evidence() {
-    crate::util::each_case("shared-epoll", |ran, r| {
+    crate::util::each_case("shared-epoll", |show, r| {
         let (runtime, variant) = (r.runtime.as_str(), r.variant.as_str());
-        let show = ran.show();
         let want = spec("shared-epoll").variant(variant).unwrap().expect;
 
         // The verdict the scenario observed, and what scenario.toml expects.
@@ -88,20 +87,4 @@ fn every_case_verdict_symptom_and_evidence() {
             }
         }
     });
-}
-
-#[test]
-fn demo_prints_every_case_as_expected() {
-    let ran = repro(&["run", "shared-epoll"]);
-    assert_eq!(ran.code(), Some(0), "{}", ran.show());
-    let out = ran.stdout();
-    assert_eq!(
-        out.matches(" ✓").count(),
-        crate::util::matrix("shared-epoll").len(),
-        "{}",
-        ran.show()
-    );
-    let n = crate::util::matrix("shared-epoll").len();
-    let summary = format!("{n} run(s): {n} as expected, 0 not as expected");
-    assert!(out.contains(&summary), "{}", ran.show());
 }

@@ -119,8 +119,8 @@ fn assert_aiohttp_evidence(r: &Record, want: Verdict, show: &str) {
 
 #[test]
 fn every_case_verdict_symptom_and_evidence() {
-    crate::util::each_case(ID, |ran, r| {
-        assert_expected_with_evidence(&r.variant, r, &ran.show());
+    crate::util::each_case(ID, |show, r| {
+        assert_expected_with_evidence(&r.variant, r, show);
     });
 }
 
@@ -129,21 +129,17 @@ fn every_case_verdict_symptom_and_evidence() {
 /// older ones the bug.
 #[test]
 fn each_expectation_holds_on_an_interpreter_here() {
-    for (ran, records) in &on_each_expectation(ID) {
+    for (show, records) in &on_each_expectation(ID) {
         for r in records {
-            assert_ne!(r.verdict, Verdict::Error, "{}", ran.show());
+            assert_ne!(r.verdict, Verdict::Error, "{show}");
             // An interpreter as it is, without the project's environment,
             // may lack aiohttp: then that, and only that, is the reason.
             let reason = r.reason.as_deref().unwrap_or("");
             if r.variant.ends_with("-aiohttp") && r.verdict == Verdict::Skipped {
-                assert!(
-                    reason.contains("aiohttp is not installed"),
-                    "{}",
-                    ran.show()
-                );
+                assert!(reason.contains("aiohttp is not installed"), "{show}");
                 continue;
             }
-            assert_expected_with_evidence(&r.variant, r, &ran.show());
+            assert_expected_with_evidence(&r.variant, r, show);
         }
     }
 }

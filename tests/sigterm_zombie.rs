@@ -17,9 +17,8 @@ fn evidence(r: &Record, key: &str) -> Value {
 
 #[test]
 fn every_case_verdict_symptom_and_evidence() {
-    crate::util::each_case(ID, |ran, r| {
+    crate::util::each_case(ID, |show, r| {
         let variant = r.variant.as_str();
-        let show = ran.show();
         let want = spec(ID).variant(variant).unwrap().expect;
         assert_eq!(r.verdict, want, "{show}");
         assert_eq!(r.as_expected, Some(true), "{show}");
@@ -57,19 +56,4 @@ fn every_case_verdict_symptom_and_evidence() {
             assert!(!alive(pid), "process {pid} left behind{show}");
         }
     });
-}
-
-#[test]
-fn cases_side_by_side_are_reported_in_plan_order() {
-    let order = |jobs: &str| -> Vec<(String, String)> {
-        let ran = crate::util::repro(&["run", ID, "--json", "--jobs", jobs]);
-        assert_eq!(ran.code(), Some(0), "{}", ran.show());
-        ran.records()
-            .into_iter()
-            .map(|r| (r.runtime.as_str().to_owned(), r.variant))
-            .collect()
-    };
-    let side_by_side = order("4");
-    assert_eq!(side_by_side.len(), crate::util::matrix(ID).len());
-    assert_eq!(side_by_side, order("1"));
 }

@@ -4,6 +4,9 @@
 // Running repro, parsing its records, showing everything on failure.
 mod util;
 
+// The case book: every case run once, shared by the tests that assert on it.
+mod book;
+
 // The corpus: one set of scenario directories, seen alike by the binary,
 // pyrepro and the scenario.toml files.
 mod corpus;

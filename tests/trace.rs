@@ -1,7 +1,8 @@
 //! `repro run --trace`: each scenario's timelines tell its story (what its
-//! `[[trace]]` entries say they show, in order), in 80 columns.
+//! `[[trace]]` entries say they show, in order), in 80 columns; from the
+//! book, which ran every case with `--trace`.
 
-use crate::util::{each_scenario, repro, spec};
+use crate::util::{each_scenario, spec};
 use harness::record::Runtime;
 
 #[test]
@@ -22,35 +23,22 @@ fn trace_tells_the_story(id: &str) {
     }
     for t in &spec.trace {
         let (runtime, variant) = (t.runtime.as_str(), t.variant.as_str());
-        // What happened, in order: from the record's trace ("lane: what").
-        let (ran, r) = crate::util::run_case(id, runtime, variant, &[]);
-        let events = r
-            .trace
-            .as_ref()
-            .unwrap_or_else(|| panic!("no trace{}", ran.show()));
+        // What happened, in order: from the record's trace ("lane: what"),
+        // in the book.
+        let book = crate::book::book();
+        let r = book.case(id, runtime, variant);
+        let show = book.show(r);
+        let events = r.trace.as_ref().unwrap_or_else(|| panic!("no trace{show}"));
         let text: String = events
             .iter()
             .map(|e| format!("{}: {}\n", e.lane, e.what))
             .collect();
         let expected: Vec<&str> = t.shows.iter().map(String::as_str).collect();
-        crate::util::assert_in_order(&text, &expected, &ran.show());
-        // How it reads: the --trace view, in 80 columns.
-        let ran = repro(&[
-            "run",
-            id,
-            "--runtime",
-            runtime,
-            "--variant",
-            variant,
-            "--trace",
-        ]);
-        assert_eq!(ran.code(), Some(0), "{}", ran.show());
-        let out = ran.stdout();
-        assert!(
-            out.contains("t ms") || out.contains(" 0.00  "),
-            "{}",
-            ran.show()
-        );
+        crate::util::assert_in_order(&text, &expected, &show);
+        // How it reads: the --trace view (the book ran with it), in 80
+        // columns.
+        let out = book.view(id, runtime, variant);
+        assert!(out.contains("t ms") || out.contains(" 0.00  "), "{show}");
         for line in out.lines() {
             if line.starts_with("      ") && (line.contains(" | ") || line.ends_with(" |")) {
                 assert!(line.chars().count() <= 80, "{} columns: {line}", line.len());

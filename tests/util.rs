@@ -223,15 +223,15 @@ pub fn matrix(id: &str) -> Vec<(String, String)> {
     cases
 }
 
-/// Runs every case of scenario `id` at once (`repro run <id> --json`),
-/// checks that what ran is exactly its scenario.toml's matrix, hands each
-/// record to `check` with the run and checks its timeline, then that the
-/// run exits 0 (every case as expected); fails naming every case whose
-/// check panicked (each message is above). The matrix is declared once, in
+/// Hands each case of scenario `id` (from the book: [`crate::book`]) to
+/// `check`, with what to show on failure, and checks its timeline; first,
+/// that what ran is exactly its scenario.toml's matrix, and last, that
+/// every case was as expected; fails naming every case whose check
+/// panicked (each message is above). The matrix is declared once, in
 /// scenario.toml: a variant added there is checked here with no other edit.
-pub fn each_case(id: &str, check: impl Fn(&Ran, &Record)) {
-    let ran = repro(&["run", id, "--json"]);
-    let records = ran.records();
+pub fn each_case(id: &str, check: impl Fn(&str, &Record)) {
+    let book = crate::book::book();
+    let records = book.scenario(id);
     let mut ran_cases: Vec<(String, String)> = records
         .iter()
         .map(|r| (r.runtime.as_str().to_owned(), r.variant.clone()))
@@ -240,8 +240,7 @@ pub fn each_case(id: &str, check: impl Fn(&Ran, &Record)) {
     assert_eq!(
         ran_cases,
         matrix(id),
-        "{id}: what ran is not its scenario.toml{}",
-        ran.show()
+        "{id}: what ran is not its scenario.toml"
     );
     // Every case: its own check, and a timeline (but from a process that
     // died before it could report one, `crashed`).
@@ -249,7 +248,7 @@ pub fn each_case(id: &str, check: impl Fn(&Ran, &Record)) {
         .iter()
         .filter(|r| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                check(&ran, r);
+                check(&book.show(r), r);
                 if r.verdict != harness::record::Verdict::Crashed {
                     assert_trace(r);
                 }
@@ -259,12 +258,14 @@ pub fn each_case(id: &str, check: impl Fn(&Ran, &Record)) {
         .map(|r| format!("{} {}", r.runtime.as_str(), r.variant))
         .collect();
     assert!(failed.is_empty(), "{id}: failed cases: {failed:?}");
-    assert_eq!(
-        ran.code(),
-        Some(0),
-        "{id}: every case as expected{}",
-        ran.show()
-    );
+    for r in &records {
+        assert_eq!(
+            r.as_expected,
+            Some(true),
+            "{id}: as expected{}",
+            book.show(r)
+        );
+    }
 }
 
 /// Runs one case with `--json`; returns the run and its record.
@@ -318,14 +319,15 @@ pub fn child_pids(r: &Record) -> Vec<i64> {
         .collect()
 }
 
-/// Runs every python case of `scenario` side by side on: the default
-/// interpreter, and for each distinct set of expectations `scenario.toml`
-/// gives by interpreter version (say, "before 3.12" and "3.12+"), the newest
-/// interpreter here that has it. So every expectation is held against a
-/// real interpreter in `cargo test`, without running the same expectations
-/// on ten of them; the full sweep, every interpreter, is `make canary`.
-/// Each run comes with its records, one per python variant (checked here).
-pub fn on_each_expectation(scenario: &str) -> Vec<(Ran, Vec<Record>)> {
+/// Every python case of `scenario` on: the default interpreter, and for
+/// each distinct set of expectations `scenario.toml` gives by interpreter
+/// version (say, "before 3.12" and "3.12+"), the newest interpreter here
+/// that has it (each from the book: [`crate::book::on_python`]). So every
+/// expectation is held against a real interpreter in `cargo test`, without
+/// running the same expectations on ten of them; the full sweep, every
+/// interpreter, is `make canary`. Each comes with what to show on failure
+/// and its records, one per python variant (checked here).
+pub fn on_each_expectation(scenario: &str) -> Vec<(String, Vec<Record>)> {
     let (found, _) = harness::python::discover(&[]);
     let default = harness::python::default_python(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
         .expect("a python3");
@@ -355,27 +357,15 @@ pub fn on_each_expectation(scenario: &str) -> Vec<(Ran, Vec<Record>)> {
     std::thread::scope(|s| {
         let handles: Vec<_> = pythons
             .iter()
-            .map(|py| {
-                let args = [
-                    "run",
-                    scenario,
-                    "--runtime",
-                    "python",
-                    "--json",
-                    "--python",
-                    py,
-                ];
-                s.spawn(move || repro(&args))
-            })
+            .map(|py| s.spawn(move || crate::book::on_python(scenario, py)))
             .collect();
         handles
             .into_iter()
             .map(|h| {
-                let ran = h.join().unwrap();
-                let records = ran.records();
+                let (show, records) = h.join().unwrap();
                 let n = python_variant_count(scenario);
-                assert_eq!(records.len(), n, "one record per variant{}", ran.show());
-                (ran, records)
+                assert_eq!(records.len(), n, "one record per variant{show}");
+                (show, records)
             })
             .collect()
     })
@@ -410,4 +400,82 @@ pub fn assert_in_order(text: &str, expected: &[&str], show: &str) {
 /// How many variants `scenario` has for the python runtime (from its spec).
 pub fn python_variant_count(scenario: &str) -> usize {
     spec(scenario).variants_for(Runtime::Python).count()
+}
+
+/// The directory where one test run keeps what its tests share (the book,
+/// the small canary): `target/tmp/shared/<run>`, where `<run>` is
+/// nextest's `NEXTEST_RUN_ID` (under nextest each test is a process) or
+/// this process's pid (`cargo test`: one process). A run's directory
+/// older than an hour is removed when another run starts.
+pub fn run_dir() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("shared");
+        let run = std::env::var("NEXTEST_RUN_ID")
+            .unwrap_or_else(|_| format!("pid-{}", std::process::id()));
+        let hour = std::time::Duration::from_secs(3600);
+        for old in std::fs::read_dir(&base).into_iter().flatten().flatten() {
+            let stale = old
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|age| age > hour));
+            if stale && old.file_name() != run.as_str() {
+                let _ = std::fs::remove_dir_all(old.path());
+            }
+        }
+        let dir = base.join(run);
+        std::fs::create_dir_all(&dir).expect("target/tmp/shared");
+        dir
+    })
+}
+
+/// Runs `make` once per test run, in a directory of its own, and hands its
+/// directory and run to every test that asks for `name`: within one
+/// process, and across nextest's processes (the first one runs it under a
+/// file lock, and saves the run; the others read it).
+pub fn once_per_run(
+    name: &str,
+    make: impl FnOnce(&std::path::Path) -> Ran,
+) -> &'static (std::path::PathBuf, Ran) {
+    use std::collections::HashMap;
+    use std::os::unix::process::ExitStatusExt;
+    use std::sync::{Mutex, OnceLock};
+    type Slot = OnceLock<(std::path::PathBuf, Ran)>;
+    static SLOTS: OnceLock<Mutex<HashMap<String, &'static Slot>>> = OnceLock::new();
+    let slot: &'static Slot = SLOTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap()
+        .entry(name.to_owned())
+        // Once per name and run: it lives as long as the tests.
+        .or_insert_with(|| Box::leak(Box::default()));
+    slot.get_or_init(|| {
+        let dir = run_dir().join(name);
+        let lock = std::fs::File::create(run_dir().join(format!("{name}.lock"))).unwrap();
+        let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+            .map_err(|(_, e)| e)
+            .expect("flock");
+        let file = |f: &str| dir.join(".run").join(f);
+        if let Ok(done) = std::fs::read(file("status")) {
+            let raw = String::from_utf8_lossy(&done).trim().parse().unwrap();
+            let ran = Ran {
+                cmd: std::fs::read_to_string(file("cmd")).unwrap(),
+                output: std::process::Output {
+                    status: std::process::ExitStatus::from_raw(raw),
+                    stdout: std::fs::read(file("stdout")).unwrap(),
+                    stderr: std::fs::read(file("stderr")).unwrap(),
+                },
+            };
+            return (dir, ran);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join(".run")).unwrap();
+        let ran = make(&dir);
+        std::fs::write(file("cmd"), &ran.cmd).unwrap();
+        std::fs::write(file("stdout"), &ran.output.stdout).unwrap();
+        std::fs::write(file("stderr"), &ran.output.stderr).unwrap();
+        // Last: its presence says the run is complete.
+        std::fs::write(file("status"), ran.output.status.into_raw().to_string()).unwrap();
+        (dir, ran)
+    })
 }

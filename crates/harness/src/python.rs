@@ -158,6 +158,18 @@ pub fn check(path: &Path) -> Result<String, String> {
 /// What [`check_full`] says about a candidate.
 pub type Checked = Result<Found, String>;
 
+/// Whether `python` (as named, not resolved) belongs to a virtual
+/// environment: a `pyvenv.cfg` beside it or one directory up, which is how
+/// the interpreter itself decides (PEP 405).
+pub fn in_venv(python: &Path) -> bool {
+    python
+        .parent()
+        .into_iter()
+        .flat_map(|bin| [Some(bin), bin.parent()])
+        .flatten()
+        .any(|dir| dir.join("pyvenv.cfg").is_file())
+}
+
 /// [`check`], returning all that the canary needs to know: the
 /// implementation (`CPython`, `PyPy`), whether it is a free-threaded build,
 /// whether it is a virtual environment already.
@@ -177,14 +189,18 @@ pub fn check_full(path: &Path) -> Checked {
     scrub_env(&mut cmd);
     // Python 2 and 3 alike (no print function): this runs on every
     // interpreter before it is judged, so a Python 2 is named too old
-    // rather than "not a Python interpreter".
+    // rather than "not a Python interpreter". With -S and no import: it
+    // runs for every interpreter a command names or discovers, and a bare
+    // start-up is all it needs (platform, sysconfig and site tripled it).
+    // A free-threaded build has `t` in its ABI flags (PEP 703); a venv is
+    // told by its pyvenv.cfg, below.
     cmd.args([
+        "-S",
         "-c",
-        "import sys, platform, sysconfig; \
-         sys.stdout.write('%s %d.%d.%d %d %d\\n' % ((platform.python_implementation(),) \
-         + tuple(sys.version_info[:3]) \
-         + (int(bool(sysconfig.get_config_var('Py_GIL_DISABLED'))), \
-         int(sys.prefix != getattr(sys, 'base_prefix', sys.prefix)))))",
+        "import sys; i = getattr(sys, 'implementation', None); \
+         sys.stdout.write('%s %d.%d.%d %d\\n' % \
+         (((i and {'cpython': 'CPython', 'pypy': 'PyPy'}.get(i.name, i.name)) or 'CPython',) \
+         + tuple(sys.version_info[:3]) + (int('t' in getattr(sys, 'abiflags', '')),)))",
     ]);
     let finished = crate::supervisor::run(cmd, Duration::from_secs(10))
         .map_err(|e| format!("{shown}: cannot run it: {e}"))?;
@@ -207,7 +223,7 @@ pub fn check_full(path: &Path) -> Checked {
                     version: (*version).to_owned(),
                     implementation: (*implementation).to_owned(),
                     free_threaded: flags.first() == Some(&"1"),
-                    in_venv: flags.get(1) == Some(&"1"),
+                    in_venv: in_venv(path),
                 })
             }
         }
@@ -244,8 +260,8 @@ pub struct Found {
     pub implementation: String,
     /// A free-threaded (`--disable-gil`) build.
     pub free_threaded: bool,
-    /// A virtual environment already (`sys.prefix != sys.base_prefix`):
-    /// the canary uses it as its own environment.
+    /// A virtual environment already ([`in_venv`]): the canary uses it as
+    /// its own environment.
     pub in_venv: bool,
 }
 
@@ -380,6 +396,22 @@ fn check_candidates(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_venv_is_told_by_its_pyvenv_cfg() {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        let python = bin.join("python");
+        assert!(!in_venv(&python));
+        // One directory up from bin/, as `python -m venv` writes it.
+        std::fs::write(dir.path().join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        assert!(in_venv(&python));
+        // Or beside the interpreter.
+        std::fs::remove_file(dir.path().join("pyvenv.cfg")).unwrap();
+        std::fs::write(bin.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
+        assert!(in_venv(&python));
+    }
 
     #[test]
     fn check_names_what_is_wrong() {

@@ -237,6 +237,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub svg: Option<PathBuf>,
 
+    /// Also write every verdict record to FILE, one JSON line each (what
+    /// --json prints), whatever the terminal shows: the table for a person,
+    /// the records for a program, from one run.
+    #[arg(long, value_name = "FILE")]
+    pub records: Option<PathBuf>,
+
+    /// Print the cases this command would run, in the order it would run
+    /// them (scenario, runtime, variant, and a python case's interpreter),
+    /// and run nothing. With --json, one JSON object per case.
+    #[arg(long)]
+    pub list: bool,
+
     /// The watchdog's deadline for each case, in seconds: a case still
     /// running then is killed with everything it forked, and reported hung.
     #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = numeric::seconds)]

@@ -54,3 +54,31 @@ pub fn exit_code(records: &[Record]) -> u8 {
         OK
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use harness::record::{Runtime, Verdict};
+
+    fn record(verdict: Verdict, as_expected: Option<bool>) -> Record {
+        let mut r = Record::supervisor("s", Runtime::Python, "v", verdict, "", Vec::new());
+        r.as_expected = as_expected;
+        r
+    }
+
+    #[test]
+    fn the_code_says_the_worst_that_happened() {
+        use Verdict::{Behaved, Hung, Misbehaved, Skipped};
+        let ok = record(Misbehaved, Some(true));
+        // A skip scenario.toml expects is as expected.
+        let expected_skip = record(Skipped, Some(true));
+        let other_skip = record(Skipped, None);
+        let wrong = record(Behaved, Some(false));
+        let hung = record(Hung, Some(false));
+        assert_eq!(exit_code(&[ok.clone(), expected_skip.clone()]), OK);
+        assert_eq!(exit_code(&[ok.clone(), other_skip]), COULD_NOT_RUN);
+        assert_eq!(exit_code(&[ok.clone(), hung.clone()]), COULD_NOT_RUN);
+        assert_eq!(exit_code(&[hung, wrong, ok]), NOT_AS_EXPECTED);
+        assert_eq!(exit_code(&[expected_skip]), OK);
+    }
+}

@@ -52,6 +52,8 @@ pub struct Report<'o> {
     symptom_w: usize,
     verdict_w: usize,
     records: Vec<Record>,
+    /// `--records FILE`: every record, as a JSON line, as it comes.
+    file: Option<io::LineWriter<std::fs::File>>,
 }
 
 const RUNTIME_W: usize = 8;
@@ -91,7 +93,14 @@ impl<'o> Report<'o> {
                 VERDICT_W
             },
             records: Vec::new(),
+            file: None,
         }
+    }
+
+    /// Also writes every record to `file`, one JSON line each.
+    pub fn records_to(mut self, file: std::fs::File) -> Self {
+        self.file = Some(io::LineWriter::new(file));
+        self
     }
 
     pub fn header(&mut self) -> io::Result<()> {
@@ -122,6 +131,9 @@ impl<'o> Report<'o> {
     /// One finished run.
     pub fn record(&mut self, r: &Record) -> io::Result<()> {
         self.records.push(r.clone());
+        if let Some(file) = &mut self.file {
+            writeln!(file, "{}", r.to_json_line())?;
+        }
         if self.json {
             return self.out.line(&r.to_json_line());
         }

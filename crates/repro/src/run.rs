@@ -340,6 +340,9 @@ pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
     let needs_python = cases.iter().any(|c| c.runtime == Runtime::Python);
     let py = choose_python(args, needs_python).map_err(RunError::Usage)?;
     let timeout = Duration::from_secs_f64(args.timeout);
+    if args.list {
+        return list(&cases, &py, args.json, out);
+    }
 
     let mut report = crate::output::Report::new(
         out,
@@ -348,6 +351,11 @@ pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
         args.trace,
         &cases_labels(&cases),
     );
+    if let Some(path) = &args.records {
+        let file = std::fs::File::create(path)
+            .map_err(|e| RunError::Usage(Usage(format!("--records {}: {e}", path.display()))))?;
+        report = report.records_to(file);
+    }
     report.header()?;
     let strace_bin = if args.strace {
         Some(crate::strace::available().map_err(|e| RunError::Usage(Usage(e)))?)
@@ -403,6 +411,35 @@ pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
         report.case(&records)?;
     }
     Ok(report.footer()?)
+}
+
+/// `--list`: the cases, in plan order, and a python case's interpreter
+/// (none when no usable one was found: the run would report `error`).
+fn list(
+    cases: &[Planned<'_>],
+    py: &PythonChoice,
+    json: bool,
+    out: &mut Out,
+) -> Result<u8, RunError> {
+    for c in cases {
+        let python = (c.runtime == Runtime::Python)
+            .then(|| py.path.as_ref().ok())
+            .flatten();
+        let line = if json {
+            serde_json::json!({
+                "scenario": c.scenario.spec.id,
+                "runtime": c.runtime.as_str(),
+                "variant": c.variant.id,
+                "python": python,
+            })
+            .to_string()
+        } else {
+            let python = python.map(|p| format!("  {}", p.display()));
+            format!("{}{}", c.label(), python.unwrap_or_default())
+        };
+        out.line(&line)?;
+    }
+    Ok(0)
 }
 
 /// `--svg DIR`: the picture of a case's timeline (its last run's), named

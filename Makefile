@@ -25,9 +25,11 @@ setup:
 demo: setup
 	$(CARGO) run --release --quiet -- run all --runtime all --variant all
 
-# Then the ignored tests (too slow for a plain cargo test): the scaffold
-# (`repro new` in a copy of the tree, built and covered with no other edit)
-# and every Mermaid diagram rendered in headless Chromium.
+# Then the ignored tests (too slow for a plain cargo test, which stays near
+# one run of the corpus): the scaffold (`repro new` in a copy of the tree,
+# built and covered with no other edit), every Mermaid diagram rendered and
+# the report screenshotted in headless Chromium, and the Rust exercises
+# (each check builds the learner's crate).
 test: setup
 	$(CARGO) test --workspace
 	$(CARGO) test --test integration -- --ignored

@@ -6,7 +6,9 @@
 //!
 //! Chromium and mermaid-cli come from `make setup` (ci/browser.sh). Where
 //! they could not be installed (not root, no apt), the browser tests say so
-//! and skip; under CI=true they must be there.
+//! and skip; under CI=true they must be there. Both browser tests are
+//! ignored in a plain `cargo test` (seconds of CPU each); `make test` runs
+//! them.
 
 use crate::util::{Ran, repro};
 use std::collections::HashSet;
@@ -226,6 +228,7 @@ fn near(a: [u8; 3], b: [u8; 3]) -> bool {
 }
 
 #[test]
+#[ignore = "starts headless Chromium twice (seconds of CPU); make test runs it"]
 fn chromium_shows_the_report_and_a_timeline() {
     let Some(chromium) = chromium() else { return };
     let dir = tempfile::tempdir().unwrap();

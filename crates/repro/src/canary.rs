@@ -324,32 +324,42 @@ pub fn exec(args: &CanaryArgs, out: &mut Out) -> Result<u8, RunError> {
         }
     }
     let tty = std::io::stderr().is_terminal();
+    let jobs = args.jobs.map_or_else(
+        || std::thread::available_parallelism().map_or(1, |n| n.get()),
+        |n| n as usize,
+    );
     let mut cells = Vec::with_capacity(work.len());
-    for (i, (sc, v, ci)) in work.iter().enumerate() {
-        let col = &cols[*ci];
-        if tty {
-            let _ = write!(
-                log,
-                "\r\x1b[K[{:>4}/{}] {} {} {}",
-                i + 1,
-                work.len(),
-                sc.spec.id,
-                v.id,
-                col.label
-            );
-        }
-        let record = run_case(sc, col.runtime, v, &col.python, timeout);
-        let drift = drift(&record);
-        cells.push(Cell {
-            row: format!("{} / {}", sc.spec.id, v.id),
-            column: *ci,
-            record,
-            drift,
-        });
-        if !tty && (i + 1) % 25 == 0 {
-            let _ = writeln!(log, "[{:>4}/{}] cases run", i + 1, work.len());
-        }
-    }
+    crate::run::in_order(
+        &work,
+        jobs,
+        |(sc, v, ci)| run_case(sc, cols[*ci].runtime, v, &cols[*ci].python, timeout),
+        |i, record| {
+            let (sc, v, ci) = &work[i];
+            if tty {
+                let _ = write!(
+                    log,
+                    "\r\x1b[K[{:>4}/{}] {} {} {}",
+                    i + 1,
+                    work.len(),
+                    sc.spec.id,
+                    v.id,
+                    cols[*ci].label
+                );
+            }
+            let drift = drift(&record);
+            cells.push(Cell {
+                row: format!("{} / {}", sc.spec.id, v.id),
+                column: *ci,
+                record,
+                drift,
+            });
+            if !tty && (i + 1) % 25 == 0 {
+                let _ = writeln!(log, "[{:>4}/{}] cases run", i + 1, work.len());
+            }
+            Ok(())
+        },
+    )
+    .map_err(RunError::Io)?;
     if tty {
         let _ = write!(log, "\r\x1b[K");
     }

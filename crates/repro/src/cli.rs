@@ -353,6 +353,12 @@ pub struct CanaryArgs {
     /// The watchdog's deadline for each case, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10.0, value_parser = numeric::seconds)]
     pub timeout: f64,
+
+    /// Run up to N cells side by side (each case still alone in its process
+    /// group; the reports list them in order) [default: the number of
+    /// cores].
+    #[arg(long, value_name = "N", value_parser = numeric::jobs)]
+    pub jobs: Option<u32>,
 }
 
 #[derive(Debug, Args)]

@@ -477,32 +477,54 @@ fn run_side_by_side(
     jobs: usize,
     mut show: impl FnMut(&[Record]) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
+    in_order(
+        cases,
+        jobs,
+        |p| {
+            (0..repeat)
+                .map(|_| run_one(p, py, timeout))
+                .collect::<Vec<_>>()
+        },
+        |_, records| show(&records),
+    )
+}
+
+/// Runs `work` on every item, on up to `jobs` threads, and hands each
+/// result to `show` in the items' order (with its index), as soon as it
+/// and every one before it are done: side by side, reported as if one at
+/// a time. `show` runs on the calling thread; an error from it stops the
+/// hand-over (the items already started finish).
+pub(crate) fn in_order<T: Sync, R: Send>(
+    items: &[T],
+    jobs: usize,
+    work: impl Fn(&T) -> R + Sync,
+    mut show: impl FnMut(usize, R) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::mpsc;
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Vec<Record>)>();
+    let (tx, rx) = mpsc::channel::<(usize, R)>();
     std::thread::scope(|s| {
-        for _ in 0..jobs.min(cases.len()) {
+        for _ in 0..jobs.clamp(1, items.len().max(1)) {
             let tx = tx.clone();
-            let next = &next;
+            let (next, work) = (&next, &work);
             s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(p) = cases.get(i) else { break };
-                    let records = (0..repeat).map(|_| run_one(p, py, timeout)).collect();
-                    if tx.send((i, records)).is_err() {
+                    let Some(item) = items.get(i) else { break };
+                    if tx.send((i, work(item))).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(tx);
-        let mut done: Vec<Option<Vec<Record>>> = (0..cases.len()).map(|_| None).collect();
+        let mut done: Vec<Option<R>> = (0..items.len()).map(|_| None).collect();
         let mut shown = 0;
-        for (i, records) in rx {
-            done[i] = Some(records);
-            while let Some(Some(records)) = done.get(shown) {
-                show(records)?;
+        for (i, result) in rx {
+            done[i] = Some(result);
+            while let Some(result) = done.get_mut(shown).and_then(Option::take) {
+                show(shown, result)?;
                 shown += 1;
             }
         }
@@ -525,4 +547,51 @@ fn cases_labels<'a>(cases: &'a [Planned<'a>]) -> Vec<Labels<'a>> {
                 .collect(),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::in_order;
+    use std::sync::{Mutex, mpsc};
+
+    #[test]
+    fn side_by_side_results_come_in_order() {
+        // Item 0 finishes only after item 1 has: without the reordering,
+        // 1 would be shown first.
+        let (tx, rx) = mpsc::channel::<()>();
+        let (tx, rx) = (Mutex::new(Some(tx)), Mutex::new(rx));
+        let mut shown = Vec::new();
+        in_order(
+            &[0, 1, 2, 3],
+            2,
+            |&i| {
+                match i {
+                    0 => rx.lock().unwrap().recv().unwrap(),
+                    1 => drop(tx.lock().unwrap().take().unwrap().send(())),
+                    _ => {}
+                }
+                i * 10
+            },
+            |i, r| {
+                shown.push((i, r));
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(shown, [(0, 0), (1, 10), (2, 20), (3, 30)]);
+        // Nothing to do, and one job: no thread waits forever.
+        in_order(&[] as &[u8], 4, |_| (), |_, ()| panic!("nothing")).unwrap();
+        let mut one = Vec::new();
+        in_order(
+            &[7],
+            1,
+            |&x| x,
+            |_, x| {
+                one.push(x);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(one, [7]);
+    }
 }

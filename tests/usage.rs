@@ -332,3 +332,50 @@ fn the_readme_synopsis_names_every_subcommand() {
         );
     }
 }
+
+/// Every flag of every subcommand is in README's synopsis for it (a flag
+/// added to the command line without its line in the README fails here).
+#[test]
+fn the_readme_synopsis_names_every_flag() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let usage = readme
+        .split("## Usage")
+        .nth(1)
+        .and_then(|u| u.split("```").nth(1))
+        .expect("README's Usage block");
+    // Each subcommand's lines: `repro <c> ...` and the indented ones after.
+    let mut blocks: Vec<(String, String)> = Vec::new();
+    for line in usage.lines() {
+        if let Some(rest) = line.strip_prefix("repro ") {
+            let c = rest.split_whitespace().next().unwrap_or_default();
+            blocks.push((c.to_owned(), line.to_owned()));
+        } else if let Some((_, block)) = blocks.last_mut() {
+            block.push_str(line);
+        }
+    }
+    assert!(blocks.len() >= 12, "{usage}");
+    let mut missing = Vec::new();
+    for (c, block) in &blocks {
+        let help = repro(&[c, "--help"]);
+        assert_eq!(help.code(), Some(0), "{}", help.show());
+        for line in help.stdout().lines() {
+            let t = line.trim_start();
+            let t = t
+                .strip_prefix('-')
+                .filter(|r| !r.starts_with('-'))
+                .map_or(t, |r| r.split_once(", ").map_or(r, |(_, long)| long));
+            let Some(flag) = t.strip_prefix("--") else {
+                continue;
+            };
+            let flag: String = flag
+                .chars()
+                .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '-')
+                .collect();
+            if flag != "help" && !block.contains(&format!("--{flag}")) {
+                missing.push(format!("repro {c} --{flag}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "not in README's synopsis: {missing:?}");
+}

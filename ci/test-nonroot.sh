@@ -57,13 +57,19 @@ for line in sys.stdin:
 
 user="repro-nonroot-$$"
 home="$(mktemp -d /tmp/repro-nonroot.XXXXXX)"
+shared="$target/tmp/shared"
 cleanup() {
   userdel "$user" 2>/dev/null || true
-  rm -rf "$home"
+  rm -rf "$home" "$shared"
 }
 trap cleanup EXIT
 useradd --system --no-create-home --home-dir "$home" --shell /usr/sbin/nologin "$user"
 chown "$user" "$home"
+# What one run's tests share (the book, the small canary: tests/util.rs
+# run_dir) lives under the target's tmp dir, which root's build made: the
+# user gets a directory of its own there, removed on exit like the user.
+rm -rf "$shared"
+install -d -o "$user" -g "$user" "$shared"
 say "running $(echo "$tests" | wc -l) test binaries as $user (uid $(id -u "$user"))"
 
 status=0

@@ -35,6 +35,10 @@ it):
 - ``gc``: each collection (``in_hub``: run by gevent's hub;
   ``finalizers_ran``: Python code ran inside it), and ``switch``: greenlet
   switches after a collection in the hub (``from_hub``, ``to_hub``);
+- ``stdio-text``: text written to a file the copy opened for writing with
+  ``open`` (the text layer: what ``print`` hands it), and ``stdio-write``:
+  each write(2) of that file's buffer (``inherited``: it carried text that
+  another process wrote to the file before a fork);
 - ``tampered``: at the end, any of these wrappers the copy replaced.
 
 The threat model: this catches a copy that removes, moves or fakes the
@@ -42,6 +46,7 @@ step that shows the bug. It does not defend against a copy that attacks the
 checker itself (writes to this file, say).
 """
 
+import io
 import json
 import os
 import sys
@@ -87,13 +92,59 @@ def install():
 
 def watch_module(module):
     """Replaces each module-level ``threading.Lock`` of the copy by a
-    traced one (the copy looks its globals up at each use)."""
+    traced one, and gives it an ``open`` whose text files for writing are
+    watched (the copy looks its globals up at each use)."""
     lock_type = type(threading.Lock())
     for name, value in list(vars(module).items()):
         if type(value) is lock_type:
             traced = TracedLock(name, value)
             setattr(module, name, traced)
             _state["installed"]["%s.%s" % (module.__name__, name)] = (module, name, traced)
+    if "open" not in vars(module):
+        module.open = _watched_open
+        _state["installed"]["%s.open" % module.__name__] = (module, "open", _watched_open)
+
+
+def _watched_open(file, mode="r", buffering=-1, encoding=None, errors=None,
+                  newline=None, closefd=True, opener=None):
+    """``open``, except that a text file opened only for writing is built
+    from watched layers, as ``io.open`` builds it (FileIO, BufferedWriter,
+    TextIOWrapper; line-buffered for ``buffering=1`` or a terminal)."""
+    if set(mode) - set("wat") or opener is not None or buffering == 0:
+        return io.open(file, mode, buffering, encoding, errors, newline, closefd, opener)
+    raw = _WatchedRaw(file, mode.replace("t", ""), closefd=closefd)
+    size = buffering if buffering > 1 else io.DEFAULT_BUFFER_SIZE
+    return _WatchedText(io.BufferedWriter(raw, size), encoding=encoding, errors=errors,
+                        newline=newline, line_buffering=buffering == 1 or raw.isatty())
+
+
+class _WatchedRaw(io.FileIO):
+    """The bottom layer: each write(2), and whether it carried text that
+    another process wrote at the top (BufferedWriter calls ``raw.write``
+    by name, so this sees every one)."""
+
+    def __init__(self, *args, **kwargs):
+        io.FileIO.__init__(self, *args, **kwargs)
+        self.texts = []  # (pid, bytes): what each process wrote at the top
+
+    def write(self, data):
+        data = bytes(data)
+        n = io.FileIO.write(self, data)
+        if n:
+            me, sent = os.getpid(), data[:n]
+            emit("stdio-write", bytes=n,
+                 inherited=any(pid != me and text in sent for pid, text in self.texts))
+        return n
+
+
+class _WatchedText(io.TextIOWrapper):
+    """The top layer: the text ``print`` and ``write`` hand it."""
+
+    def write(self, s):
+        if s.strip():
+            self.buffer.raw.texts.append((os.getpid(), s.encode(self.encoding, "replace")))
+            emit("stdio-text", chars=len(s))
+        return io.TextIOWrapper.write(self, s)
 
 
 def finish():

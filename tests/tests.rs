@@ -33,6 +33,9 @@ mod sigterm_zombie;
 // pool-worker-raise: terminate() deadlocks when a worker's handler raises.
 mod pool_worker_raise;
 
+// fork-stdio-duplicate: a line printed before a fork, twice in the stream.
+mod fork_stdio_duplicate;
+
 // repro new: a scaffolded scenario, in a copy of the tree, covered by the
 // suite with no other edit (ignored in a plain cargo test; make test runs it).
 mod scaffold;

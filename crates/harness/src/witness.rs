@@ -40,6 +40,8 @@ pub const KINDS: &[&str] = &[
     "epoll-poll",
     "gc",
     "switch",
+    "stdio-text",
+    "stdio-write",
 ];
 
 /// The kind the witness writes when the copy took one of its wrappers away.

@@ -39,6 +39,10 @@ it):
   ``open`` (the text layer: what ``print`` hands it), and ``stdio-write``:
   each write(2) of that file's buffer (``inherited``: it carried text that
   another process wrote to the file before a fork);
+- ``random-draw``: a process's first draw from one of the ``random``
+  module's generators (its own, and each ``random.Random`` made after the
+  witness is installed) after a fork, or ever (``inherited_state``: the
+  generator still had the very state it had when this process was forked);
 - ``tampered``: at the end, any of these wrappers the copy replaced.
 
 The threat model: this catches a copy that removes, moves or fakes the
@@ -86,6 +90,7 @@ def install():
     os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
     _watch_signals()
     _watch_epoll()
+    _watch_random()
     import gc
     gc.callbacks.append(_on_gc)
 
@@ -170,6 +175,7 @@ def _held_by_other_threads():
 def _before_fork():
     emit("fork", held=_held_by_other_threads(),
          threads=len(os.listdir("/proc/self/task")))
+    _rng["at_fork"] = dict((id(g), _rng_state(g)) for g in list(_rng["generators"]))
 
 
 def _after_fork_in_child():
@@ -340,6 +346,58 @@ def _watch_epoll():
     selectors = sys.modules.get("selectors")
     if selectors is not None and hasattr(selectors, "EpollSelector"):
         selectors.EpollSelector._selector_cls = Epoll
+
+
+_rng = {"generators": None, "at_fork": {}, "drawn": set()}
+
+
+def _rng_state(generator):
+    return hash(generator.getstate())
+
+
+def _first_draw(generator):
+    key = (os.getpid(), id(generator))
+    if key in _rng["drawn"]:
+        return
+    _rng["drawn"].add(key)
+    at_fork = _rng["at_fork"].get(id(generator))
+    emit("random-draw", inherited_state=at_fork is not None and _rng_state(generator) == at_fork)
+
+
+def _watch_random():
+    import random
+    import weakref
+    _rng["generators"] = weakref.WeakSet([random._inst])
+    cls = random.Random
+    real_init = cls.__init__
+
+    def __init__(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        _rng["generators"].add(self)
+
+    def draws_from_self(real):
+        def draw(self, *args, **kwargs):
+            _first_draw(self)
+            return real(self, *args, **kwargs)
+        return draw
+
+    def draws_from_module(real):
+        def draw(*args, **kwargs):
+            _first_draw(random._inst)
+            return real(*args, **kwargs)
+        return draw
+
+    cls.__init__ = __init__
+    # Every method of an instance draws through these two; the module's
+    # functions are bound methods of its instance, taken at import, so its
+    # two that call C directly are wrapped where they are looked up.
+    for owner, name, wrap in ((cls, "random", draws_from_self), (cls, "getrandbits", draws_from_self),
+                              (random, "random", draws_from_module),
+                              (random, "getrandbits", draws_from_module)):
+        mine = wrap(getattr(owner, name))
+        setattr(owner, name, mine)
+        _state["installed"]["random.%s%s" % ("Random." if owner is cls else "", name)] = (
+            owner, name, mine)
 
 
 def _current_is_hub():

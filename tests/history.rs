@@ -162,6 +162,30 @@ const FACTS: &[Fact] = &[
         None,
         "Pool.terminate() keeps the task queue's lock while a worker waits for it",
     ),
+    fact(
+        "fork-rng",
+        "broken",
+        "",
+        Misbehaved,
+        Some("same-random-numbers"),
+        "a random.Random() the program made is never reseeded at fork",
+    ),
+    fact(
+        "fork-rng",
+        "broken-global",
+        "<3.7",
+        Misbehaved,
+        Some("same-random-numbers"),
+        "before 3.7 only multiprocessing reseeded the random module in a child",
+    ),
+    fact(
+        "fork-rng",
+        "broken-global",
+        ">=3.7",
+        Behaved,
+        None,
+        "bpo-16500: random reseeds its generator in a fork child (os.register_at_fork), 3.7",
+    ),
     Fact {
         default_only: true,
         ..fact(

@@ -36,6 +36,10 @@ mod pool_worker_raise;
 // fork-stdio-duplicate: a line printed before a fork, twice in the stream.
 mod fork_stdio_duplicate;
 
+// fork-rng: forked workers draw the same numbers; the random module's
+// generator reseeded at fork since 3.7.
+mod fork_rng;
+
 // repro new: a scaffolded scenario, in a copy of the tree, covered by the
 // suite with no other edit (ignored in a plain cargo test; make test runs it).
 mod scaffold;

@@ -42,6 +42,7 @@ pub const KINDS: &[&str] = &[
     "switch",
     "stdio-text",
     "stdio-write",
+    "random-draw",
 ];
 
 /// The kind the witness writes when the copy took one of its wrappers away.

@@ -36,7 +36,9 @@ it):
   ``finalizers_ran``: Python code ran inside it), and ``switch``: greenlet
   switches after a collection in the hub (``from_hub``, ``to_hub``);
 - ``stdio-text``: text written to a file the copy opened for writing with
-  ``open`` (the text layer: what ``print`` hands it), and ``stdio-write``:
+  ``open`` (the text layer: what ``print`` hands it; ``reentrant``: while
+  a write or flush of that file was in progress, as from a signal handler
+  run on top of it), and ``stdio-write``:
   each write(2) of that file's buffer (``inherited``: it carried text that
   another process wrote to the file before a fork);
 - ``random-draw``: a process's first draw from one of the ``random``
@@ -143,13 +145,27 @@ class _WatchedRaw(io.FileIO):
 
 
 class _WatchedText(io.TextIOWrapper):
-    """The top layer: the text ``print`` and ``write`` hand it."""
+    """The top layer: the text ``print`` and ``write`` hand it, and whether
+    it came while a write or flush of this file was still in progress (a
+    signal handler run on top of it: ``reentrant``)."""
+
+    _busy = False
 
     def write(self, s):
-        if s.strip():
+        if s.strip() or self._busy:
             self.buffer.raw.texts.append((os.getpid(), s.encode(self.encoding, "replace")))
-            emit("stdio-text", chars=len(s))
-        return io.TextIOWrapper.write(self, s)
+            emit("stdio-text", chars=len(s), reentrant=self._busy)
+        return self._while_busy(io.TextIOWrapper.write, s)
+
+    def flush(self):
+        return self._while_busy(io.TextIOWrapper.flush)
+
+    def _while_busy(self, method, *args):
+        was, self._busy = self._busy, True
+        try:
+            return method(self, *args)
+        finally:
+            self._busy = was
 
 
 def finish():

@@ -40,6 +40,9 @@ mod fork_stdio_duplicate;
 // generator reseeded at fork since 3.7.
 mod fork_rng;
 
+// signal-reentrant-print: a handler's print on top of a blocked write.
+mod signal_reentrant_print;
+
 // repro new: a scaffolded scenario, in a copy of the tree, covered by the
 // suite with no other edit (ignored in a plain cargo test; make test runs it).
 mod scaffold;

@@ -100,6 +100,32 @@ pub fn give_up_after() -> Duration {
         .map_or(GIVE_UP_AFTER, |s| Duration::from_secs_f64(s / 2.0))
 }
 
+/// Samples `pid` until it sleeps (state `S`) in syscall `nr`: the proof
+/// that it holds what it took before that call (a lock around a write
+/// blocked on a full pipe, say). Bounded by [`give_up_after`]; returns what
+/// `/proc` showed (`state S, wchan pipe_write, syscall 1`), for evidence.
+///
+/// # Errors
+/// If the process is gone, or never blocked there in time.
+pub fn wait_until_blocked_in(pid: i32, nr: i64) -> io::Result<String> {
+    let start = Instant::now();
+    let give_up = give_up_after();
+    while start.elapsed() < give_up {
+        if procfs::stat(pid)?.state == 'S' && procfs::syscall(pid)? == Some(nr) {
+            return Ok(format!(
+                "state S, wchan {}, syscall {nr}",
+                procfs::wchan(pid).unwrap_or_default()
+            ));
+        }
+        // The sampling interval, as in `watch`.
+        std::thread::sleep(SAMPLE_EVERY / 5);
+    }
+    Err(io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("process {pid} never blocked in syscall {nr} within {give_up:?}"),
+    ))
+}
+
 /// A duration in milliseconds, to 0.1 ms: for evidence.
 pub fn round_ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 10_000.0).round() / 10.0

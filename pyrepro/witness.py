@@ -33,7 +33,9 @@ it):
   (``inherited``: the epoll was created in another process; a poll's
   ``foreign``: it returned an fd this process never registered on it);
 - ``gc``: each collection (``in_hub``: run by gevent's hub;
-  ``finalizers_ran``: Python code ran inside it), and ``switch``: greenlet
+  ``finalizers_ran``: Python code ran inside it; ``shared_visited``: a full
+  collection in a process forked while most of its tracked objects were
+  not frozen, so it visits the objects the fork shared), and ``switch``: greenlet
   switches after a collection in the hub (``from_hub``, ``to_hub``);
 - ``stdio-text``: text written to a file the copy opened for writing with
   ``open`` (the text layer: what ``print`` hands it; ``reentrant``: while
@@ -192,6 +194,11 @@ def _before_fork():
     emit("fork", held=_held_by_other_threads(),
          threads=len(os.listdir("/proc/self/task")))
     _rng["at_fork"] = dict((id(g), _rng_state(g)) for g in list(_rng["generators"]))
+    import gc
+    # What a full collection after this fork would visit: the tracked
+    # objects not frozen (gc.get_objects leaves the permanent generation out).
+    _gc["at_fork"] = {"unfrozen": len(gc.get_objects()),
+                      "frozen": gc.get_freeze_count() if hasattr(gc, "get_freeze_count") else 0}
 
 
 def _after_fork_in_child():
@@ -444,8 +451,11 @@ def _on_gc(phase, info):
         sys.setprofile(_profile)
         return
     sys.setprofile(None)
+    at_fork = _gc.get("at_fork")
     emit("gc", in_hub=_gc["in_hub"], finalizers_ran=_gc["ran"] > 0,
-         collected=info.get("collected", 0))
+         collected=info.get("collected", 0),
+         shared_visited=bool(at_fork) and info.get("generation") == 2
+         and at_fork["unfrozen"] > at_fork["frozen"])
     if _gc["in_hub"] and not _state["hub_gc"]:
         _state["hub_gc"] = True
         greenlet = sys.modules["greenlet"]

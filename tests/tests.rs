@@ -43,6 +43,9 @@ mod fork_rng;
 // signal-reentrant-print: a handler's print on top of a blocked write.
 mod signal_reentrant_print;
 
+// fork-cow-gc: a worker's collection copies the pages the fork shared.
+mod fork_cow_gc;
+
 // repro new: a scaffolded scenario, in a copy of the tree, covered by the
 // suite with no other edit (ignored in a plain cargo test; make test runs it).
 mod scaffold;

@@ -1,7 +1,7 @@
 //! fork-cow-gc: a worker's collection (Rust: its Arc clones) copies the
 //! pages it shares with the service; frozen (read-only), they stay shared.
 
-use crate::util::{alive, child_pids, evidence_says};
+use crate::util::{alive, child_pids, evidence_says, evidence_with};
 use harness::record::{Record, Verdict};
 use serde_json::Value;
 
@@ -12,10 +12,7 @@ fn kb(e: &Value, key: &str, show: &str) -> u64 {
 }
 
 fn memory(r: &Record) -> &Value {
-    r.evidence
-        .iter()
-        .find(|e| e.get("dirtied_kb").is_some())
-        .unwrap_or_else(|| panic!("no memory evidence in {r:#?}"))
+    evidence_with(r, "dirtied_kb")
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! fork-rng: forked workers draw the same numbers from a generator whose
 //! state the fork copied; reseeded, each draws its own.
 
-use crate::util::{alive, child_pids, on_each_expectation, spec};
+use crate::util::{alive, child_pids, evidence_with, on_each_expectation, spec};
 use harness::record::{Record, Runtime, Verdict};
 use serde_json::Value;
 
@@ -9,10 +9,7 @@ const ID: &str = "fork-rng";
 
 /// The evidence object with the draws and the pairs that matched.
 fn draws(r: &Record) -> &Value {
-    r.evidence
-        .iter()
-        .find(|e| e.get("draws").is_some())
-        .unwrap_or_else(|| panic!("no draws in the evidence of {r:#?}"))
+    evidence_with(r, "draws")
 }
 
 /// The verdict follows from the draws the record carries, whatever the

@@ -1,7 +1,7 @@
 //! fork-stdio-duplicate: a line printed before a fork is in the stream
 //! twice, once from each process's copy of the buffer.
 
-use crate::util::{alive, child_pids, spec};
+use crate::util::{alive, child_pids, evidence_with, spec};
 use harness::record::{Record, Verdict};
 use serde_json::Value;
 
@@ -9,12 +9,7 @@ const ID: &str = "fork-stdio-duplicate";
 
 /// The lines of one part of the stream, from the evidence.
 fn lines(r: &Record, key: &str) -> Vec<String> {
-    let found = r
-        .evidence
-        .iter()
-        .find_map(|e| e.get(key).cloned())
-        .unwrap_or_else(|| panic!("no {key} in the evidence of {r:#?}"));
-    match found {
+    match evidence_with(r, key)[key].clone() {
         Value::Array(items) => items
             .into_iter()
             .map(|v| v.as_str().unwrap().to_owned())

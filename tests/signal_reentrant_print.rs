@@ -1,7 +1,7 @@
 //! signal-reentrant-print: a signal handler that prints, run on top of a
 //! write to the same buffered stream: Python's RuntimeError, Rust's abort.
 
-use crate::util::{alive, child_pids, evidence_says, spec};
+use crate::util::{alive, child_pids, evidence_says, evidence_with, spec};
 use harness::record::{Record, Runtime, Verdict};
 use serde_json::Value;
 
@@ -9,10 +9,7 @@ const ID: &str = "signal-reentrant-print";
 const PAYLOAD: u64 = 256 * 1024;
 
 fn evidence(r: &Record) -> &Value {
-    r.evidence
-        .iter()
-        .find(|e| e.get("blocked_at_signal").is_some())
-        .unwrap_or_else(|| panic!("no evidence object in {r:#?}"))
+    evidence_with(r, "blocked_at_signal")
 }
 
 #[test]

@@ -148,6 +148,15 @@ pub fn evidence_list(r: &Record, key: &str) -> Vec<i64> {
         .collect()
 }
 
+/// The first evidence object that has `key` (a scenario's structured
+/// evidence: the one JSON object among its notes).
+pub fn evidence_with<'r>(r: &'r Record, key: &str) -> &'r serde_json::Value {
+    r.evidence
+        .iter()
+        .find(|e| e.get(key).is_some())
+        .unwrap_or_else(|| panic!("no {key} in the evidence of {r:#?}"))
+}
+
 /// Whether any evidence string contains `needle`.
 pub fn evidence_says(r: &Record, needle: &str) -> bool {
     r.evidence

@@ -158,18 +158,6 @@ pub fn check(path: &Path) -> Result<String, String> {
 /// What [`check_full`] says about a candidate.
 pub type Checked = Result<Found, String>;
 
-/// Whether `python` (as named, not resolved) belongs to a virtual
-/// environment: a `pyvenv.cfg` beside it or one directory up, which is how
-/// the interpreter itself decides (PEP 405).
-pub fn in_venv(python: &Path) -> bool {
-    python
-        .parent()
-        .into_iter()
-        .flat_map(|bin| [Some(bin), bin.parent()])
-        .flatten()
-        .any(|dir| dir.join("pyvenv.cfg").is_file())
-}
-
 /// [`check`], returning all that the canary needs to know: the
 /// implementation (`CPython`, `PyPy`), whether it is a free-threaded build,
 /// whether it is a virtual environment already.
@@ -192,15 +180,21 @@ pub fn check_full(path: &Path) -> Checked {
     // rather than "not a Python interpreter". With -S and no import: it
     // runs for every interpreter a command names or discovers, and a bare
     // start-up is all it needs (platform, sysconfig and site tripled it).
-    // A free-threaded build has `t` in its ABI flags (PEP 703); a venv is
-    // told by its pyvenv.cfg, below.
+    // A free-threaded build has `t` in its ABI flags (PEP 703). A virtual
+    // environment is told as the interpreter tells it (PEP 405): a
+    // pyvenv.cfg beside its executable or one directory up. Asked of the
+    // interpreter, not of `path`, which may be a wrapper that runs one
+    // inside a Debian root (`make interpreters`). sys.prefix would not do:
+    // before 3.11 only site (skipped by -S) moves it to the environment.
     cmd.args([
         "-S",
         "-c",
-        "import sys; i = getattr(sys, 'implementation', None); \
-         sys.stdout.write('%s %d.%d.%d %d\\n' % \
+        "import os, sys; i = getattr(sys, 'implementation', None); \
+         b = os.path.dirname(sys.executable or '.'); \
+         sys.stdout.write('%s %d.%d.%d %d %d\\n' % \
          (((i and {'cpython': 'CPython', 'pypy': 'PyPy'}.get(i.name, i.name)) or 'CPython',) \
-         + tuple(sys.version_info[:3]) + (int('t' in getattr(sys, 'abiflags', '')),)))",
+         + tuple(sys.version_info[:3]) + (int('t' in getattr(sys, 'abiflags', '')), \
+         int(any(os.path.isfile(os.path.join(d, 'pyvenv.cfg')) for d in (b, os.path.dirname(b)))))))",
     ]);
     let finished = crate::supervisor::run(cmd, Duration::from_secs(10))
         .map_err(|e| format!("{shown}: cannot run it: {e}"))?;
@@ -223,7 +217,7 @@ pub fn check_full(path: &Path) -> Checked {
                     version: (*version).to_owned(),
                     implementation: (*implementation).to_owned(),
                     free_threaded: flags.first() == Some(&"1"),
-                    in_venv: in_venv(path),
+                    in_venv: flags.get(1) == Some(&"1"),
                 })
             }
         }
@@ -260,7 +254,8 @@ pub struct Found {
     pub implementation: String,
     /// A free-threaded (`--disable-gil`) build.
     pub free_threaded: bool,
-    /// A virtual environment already ([`in_venv`]): the canary uses it as
+    /// A virtual environment already (a `pyvenv.cfg` where the interpreter
+    /// looks for one, PEP 405): the canary uses it as
     /// its own environment.
     pub in_venv: bool,
 }
@@ -398,19 +393,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_venv_is_told_by_its_pyvenv_cfg() {
+    fn a_venv_is_told_by_the_interpreter_even_behind_a_wrapper() {
+        let default = default_python(Path::new(env!("CARGO_MANIFEST_DIR"))).expect("a python3");
+        // The interpreter itself, not a launcher (pyenv's shims are scripts).
+        let out = Command::new(default)
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .unwrap();
+        let real = std::fs::canonicalize(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let bin = dir.path().join("bin");
         std::fs::create_dir(&bin).unwrap();
         let python = bin.join("python");
-        assert!(!in_venv(&python));
+        std::os::unix::fs::symlink(&real, &python).unwrap();
+        assert!(!check_full(&python).unwrap().in_venv);
         // One directory up from bin/, as `python -m venv` writes it.
-        std::fs::write(dir.path().join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
-        assert!(in_venv(&python));
+        let home = real.parent().unwrap().display().to_string();
+        std::fs::write(dir.path().join("pyvenv.cfg"), format!("home = {home}\n")).unwrap();
+        assert!(check_full(&python).unwrap().in_venv);
+        // Behind a wrapper elsewhere (as `make interpreters` makes them, one
+        // per Debian root): the interpreter's word, not the wrapper's path.
+        let other = tempfile::tempdir().unwrap();
+        let wrapper = other.path().join("python3.99");
+        std::fs::write(
+            &wrapper,
+            format!("#!/bin/sh\nexec '{}' \"$@\"\n", python.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(check_full(&wrapper).unwrap().in_venv);
         // Or beside the interpreter.
-        std::fs::remove_file(dir.path().join("pyvenv.cfg")).unwrap();
-        std::fs::write(bin.join("pyvenv.cfg"), "home = /usr/bin\n").unwrap();
-        assert!(in_venv(&python));
+        std::fs::rename(dir.path().join("pyvenv.cfg"), bin.join("pyvenv.cfg")).unwrap();
+        assert!(check_full(&python).unwrap().in_venv);
     }
 
     #[test]

@@ -11,6 +11,14 @@ Variants:
   fixed               each worker reseeds its generator from the OS
   fixed-worker-seed   each worker seeds it with base + its index: distinct,
                       and reproducible
+  broken-numpy        the story's generator: NumPy's legacy global one
+                      (numpy.random), never reseeded at fork on any version
+  fixed-numpy         each worker makes a Generator of its own from a child
+                      of one SeedSequence (NumPy's way of parallel streams)
+
+NumPy is pinned in pyrepro/requirements.txt; where it is not installed the
+numpy variants are ``skipped``, with the reason. The others need only the
+standard library.
 
 How it decides, without a clock: the service draws once, forks two
 workers, and each worker draws DRAWS 64-bit numbers and sends them back
@@ -22,9 +30,10 @@ generators' state, not luck or timing.
 
 import os
 import random
+import sys
 
 from pyrepro.proc import fork_child
-from pyrepro.record import Observation
+from pyrepro.record import Observation, Skip, missing
 from pyrepro.trace import Trace
 
 SAME_RANDOM_NUMBERS = "same-random-numbers"
@@ -34,18 +43,48 @@ DRAWS = 4
 BASE_SEED = 1234
 
 
+def prepare(variant):
+    """The numpy variants: NumPy's import, off the clock; ``skipped`` where
+    it is not installed. The other variants import nothing more."""
+    if not variant.endswith("-numpy"):
+        return
+    from pyrepro.runner import with_site
+    with_site()
+    try:
+        import numpy  # noqa: F401
+    except ImportError as e:
+        import platform
+        if platform.python_implementation() == "PyPy" and sys.version_info >= (3, 11):
+            raise Skip("numpy is not installed for this interpreter (%s): NumPy "
+                       "publishes PyPy wheels for the ABI pp73 only, and nothing is "
+                       "compiled here (pyrepro/requirements.txt)" % e)
+        raise missing("numpy", e)
+
+
 def draws(rng):
+    if not hasattr(rng, "getrandbits"):  # NumPy: numpy.random or a Generator
+        return [rng.bytes(8).hex() for _ in range(DRAWS)]
     return ["%016x" % rng.getrandbits(64) for _ in range(DRAWS)]
 
 
+def generator_of(kind):
+    """The service's generator, and how the trace names it."""
+    if kind == "own":
+        return random.Random(), "random.Random()"
+    if kind == "numpy":
+        import numpy
+        return numpy.random, "numpy.random (NumPy's global generator)"
+    return random, "the random module"
+
+
 def rng_case(generator, reseed=None):
-    """``generator``: "own" (a random.Random() the service made) or
-    "module" (the random module's functions). ``reseed``: None, "os" or
-    "worker-seed": what each worker does first."""
+    """``generator``: "own" (a random.Random() the service made), "module"
+    (the random module's functions) or "numpy" (numpy.random). ``reseed``:
+    None, "os", "worker-seed" or "seed-sequence": what each worker does
+    first."""
     obs = Observation()
     tr = Trace()
-    rng = random.Random() if generator == "own" else random
-    what = "random.Random()" if generator == "own" else "the random module"
+    rng, what = generator_of(generator)
     first = rng.random()
     tr.event("parent", "%s: random() = %.6f (the service uses it)" % (what, first))
     r, w = os.pipe()
@@ -53,6 +92,7 @@ def rng_case(generator, reseed=None):
     for index in (1, 2):
         def worker(index=index):
             os.close(r)
+            mine = rng
             # repro:diff fixed
             if reseed == "os":
                 # FIX: the worker reseeds its generator from os.urandom.
@@ -61,8 +101,15 @@ def rng_case(generator, reseed=None):
             if reseed == "worker-seed":
                 # FIX: a seed of its own: base + the worker's index.
                 rng.seed(BASE_SEED + index)
-            seq = draws(rng)
-            tr.child("worker %d: getrandbits(64) x %d = %s..." % (index, DRAWS, seq[0]))
+            # repro:diff fixed-numpy
+            if reseed == "seed-sequence":
+                # FIX: a Generator of its own, from this worker's child of one
+                # SeedSequence: independent streams, reproducible run to run.
+                import numpy
+                mine = numpy.random.default_rng(
+                    numpy.random.SeedSequence(BASE_SEED).spawn(2)[index - 1])
+            seq = draws(mine)
+            tr.child("worker %d: %d draws of 64 bits = %s..." % (index, DRAWS, seq[0]))
             os.write(w, ("%d %s\n" % (index, " ".join(seq))).encode())
             return 0
 
@@ -85,7 +132,7 @@ def rng_case(generator, reseed=None):
         index, rest = line.split(" ", 1)
         seqs["worker %s" % index] = rest.split()
     seqs["service"] = draws(rng)
-    tr.event("parent", "service: getrandbits(64) x %d = %s..." % (DRAWS, seqs["service"][0]))
+    tr.event("parent", "service: %d draws of 64 bits = %s..." % (DRAWS, seqs["service"][0]))
     names = sorted(seqs)
     same = [[a, b] for i, a in enumerate(names) for b in names[i + 1:]
             if seqs[a] == seqs[b]]
@@ -108,4 +155,6 @@ VARIANTS = {
     "broken-global": lambda: rng_case("module"),
     "fixed": lambda: rng_case("own", reseed="os"),
     "fixed-worker-seed": lambda: rng_case("own", reseed="worker-seed"),
+    "broken-numpy": lambda: rng_case("numpy"),
+    "fixed-numpy": lambda: rng_case("numpy", reseed="seed-sequence"),
 }

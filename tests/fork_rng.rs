@@ -80,7 +80,11 @@ fn every_case_verdict_symptom_and_evidence() {
 #[test]
 fn each_expectation_holds_on_an_interpreter_here() {
     for (show, records) in &on_each_expectation(ID) {
-        for r in records {
+        // The numpy variants need the pinned NumPy, which the interpreters
+        // found here have only in the environments the canary makes: they
+        // are held on the project's .venv (above, from the book) and on
+        // every interpreter by `make canary`.
+        for r in records.iter().filter(|r| !r.variant.ends_with("-numpy")) {
             assert_eq!(r.as_expected, Some(true), "{show}");
             assert_verdict_from_draws(r, show);
         }

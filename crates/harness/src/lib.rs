@@ -25,6 +25,7 @@
 //! * [`scenario`]: what a Rust scenario returns, and how a verdict follows
 //!   from it.
 //! * [`python`]: finding and checking interpreters, and a clean environment.
+//! * [`bytecode`]: `pyrepro` compiled once per interpreter, never stale.
 //! * [`trace`]: the timeline of a run (`repro run --trace`).
 //! * [`witness`]: what `repro check` believes about a learner's copy.
 //!
@@ -34,6 +35,7 @@
 //! only clock is the supervisor's deadline, and when it fires the verdict is
 //! `hung`, never `behaved`.
 
+pub mod bytecode;
 pub mod case;
 pub mod fork;
 pub mod hang;

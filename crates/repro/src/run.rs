@@ -6,9 +6,9 @@ use crate::exit::{RunError, Usage};
 use crate::output::{Labels, Out};
 use crate::registry::{self, Scenario};
 use harness::case::{Case, interpret};
-use harness::python;
 use harness::record::{PythonInfo, Record, Runtime, Verdict};
 use harness::spec::{Interpreter, VariantSpec};
+use harness::{bytecode, python};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -179,7 +179,10 @@ fn command_for(case: Case<'_>, py: &PythonChoice) -> Result<Command, String> {
     let root = registry::root();
     let mut cmd = match case.runtime {
         Runtime::Python => {
-            let mut cmd = Command::new(py.path.as_ref()?);
+            let python = py.path.as_ref()?;
+            // Best effort: without it the case compiles pyrepro from source.
+            let _ = bytecode::warm(python, &root.join("pyrepro"), &bytecode::stamps(&root));
+            let mut cmd = Command::new(python);
             // `python -m pyrepro run …`, without runpy's import (-m costs a
             // few ms of every case's start-up): the same main(). And with
             // -S: no `site` at start-up (about 5 ms); the variants that
@@ -206,7 +209,13 @@ fn command_for(case: Case<'_>, py: &PythonChoice) -> Result<Command, String> {
     cmd.env_remove("RUST_BACKTRACE")
         .env_remove("RUST_LIB_BACKTRACE")
         .env("PYTHONPATH", &root)
+        // Bytecode: read (pyrepro's from bytecode::warm), never written.
         .env("PYTHONDONTWRITEBYTECODE", "1")
+        // No case speaks TLS, but aiohttp 3.10+ builds its default SSL
+        // contexts when imported, loading every CA certificate the system
+        // has (30 to 40 ms of each aiohttp case here): an empty store.
+        .env("SSL_CERT_FILE", "/dev/null")
+        .env("SSL_CERT_DIR", "/dev/null")
         .env("REPRO_ROOT", &root)
         .current_dir(&root);
     Ok(cmd)

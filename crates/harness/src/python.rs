@@ -165,6 +165,62 @@ pub type Checked = Result<Found, String>;
 /// # Errors
 /// As [`check`].
 pub fn check_full(path: &Path) -> Checked {
+    check_cached(path, CHECKS.get().map(PathBuf::as_path))
+}
+
+/// Where [`check_full`] keeps what interpreters said ([`keep_checks_in`]).
+static CHECKS: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// From now on, [`check_full`] keeps each interpreter's answer in `dir`
+/// (`repro` gives it `target/checks`), and asks again only when the
+/// interpreter's file changed. Asking costs one interpreter start: 7 ms of
+/// CPU here, 27 ms for one that `make interpreters` runs in a Debian root,
+/// and `repro` asks at every start, `cargo test` hundreds of times.
+/// Failures are never kept: they are asked again, and said afresh.
+pub fn keep_checks_in(dir: PathBuf) {
+    let _ = CHECKS.set(dir);
+}
+
+/// What an interpreter's answer depends on, as far as a look at the files
+/// can tell: the path as named and where it leads (a venv's `python` is a
+/// link), each file's identity (device, inode, size, modification and
+/// change times: any rewrite, copy or `chmod` changes one), and whether a
+/// `pyvenv.cfg` sits where the interpreter looks for one. A wrapper script
+/// is judged by its own file (`make interpreters` rewrites its wrappers,
+/// and forgets every answer, when it provisions).
+fn identity(path: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let abs = std::path::absolute(path).ok()?;
+    let real = std::fs::canonicalize(path).ok()?;
+    let of = |m: &std::fs::Metadata| {
+        format!(
+            "{} {} {} {}.{:09} {}.{:09}",
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec()
+        )
+    };
+    let link = std::fs::symlink_metadata(&abs).ok()?;
+    let file = std::fs::metadata(&real).ok()?;
+    let dir = abs.parent()?;
+    let cfg = |d: &Path| d.join("pyvenv.cfg").is_file();
+    Some(format!(
+        "{}\n{}\n{}\n{}\nvenv {} {}\n",
+        abs.display(),
+        real.display(),
+        of(&link),
+        of(&file),
+        cfg(dir),
+        dir.parent().is_some_and(cfg)
+    ))
+}
+
+/// [`check_full`], keeping answers in `cache` when given.
+fn check_cached(path: &Path, cache: Option<&Path>) -> Checked {
     let shown = path.display();
     let meta = path.metadata().map_err(|e| format!("{shown}: {e}"))?;
     if !meta.is_file() {
@@ -172,6 +228,21 @@ pub fn check_full(path: &Path) -> Checked {
     }
     if meta.permissions().mode() & 0o111 == 0 {
         return Err(format!("{shown}: not executable"));
+    }
+    // The entry: the identity, then the answer's line.
+    let kept = cache.zip(identity(path)).map(|(dir, id)| {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        id.hash(&mut h);
+        (dir.join(format!("{:016x}", h.finish())), id)
+    });
+    if let Some((file, id)) = &kept
+        && let Some(line) = std::fs::read_to_string(file)
+            .ok()
+            .and_then(|text| text.strip_prefix(id.as_str()).map(str::to_owned))
+        && let Ok(found) = parse_answer(path, &line)
+    {
+        return Ok(found);
     }
     let mut cmd = Command::new(path);
     scrub_env(&mut cmd);
@@ -198,19 +269,51 @@ pub fn check_full(path: &Path) -> Checked {
     ]);
     let finished = crate::supervisor::run(cmd, Duration::from_secs(10))
         .map_err(|e| format!("{shown}: cannot run it: {e}"))?;
-    let words: Vec<&str> = finished.stdout.split_whitespace().collect();
+    let not_python = || {
+        let why = finished
+            .stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .map(|l| format!(" ({})", l.trim()))
+            .unwrap_or_default();
+        format!("{shown}: not a Python interpreter{why}")
+    };
+    if finished.exit != crate::supervisor::Exit::Code(0) {
+        return Err(not_python());
+    }
+    let found = parse_answer(path, &finished.stdout).map_err(|e| e.unwrap_or_else(not_python))?;
+    // Written whole, then renamed: a concurrent reader sees all or nothing.
+    // Best effort: without it, the next start asks again.
+    if let Some((file, id)) = kept
+        && let Some(dir) = file.parent()
+        && std::fs::create_dir_all(dir).is_ok()
+        && let Ok(tmp) = tempfile::NamedTempFile::new_in(dir)
+        && std::fs::write(tmp.path(), id + finished.stdout.as_str()).is_ok()
+    {
+        let _ = tmp.persist(&file);
+    }
+    Ok(found)
+}
+
+/// The probe's line (`CPython 3.11.7 0 1`): what was found, or why it is
+/// refused (`None`: not an answer at all, so not a Python).
+fn parse_answer(path: &Path, line: &str) -> Result<Found, Option<String>> {
+    let words: Vec<&str> = line.split_whitespace().collect();
     let parsed = words
         .get(1)
         .and_then(|v| crate::spec::parse_version(v))
         .filter(|v| v.len() == 3);
-    match (finished.exit, words.as_slice(), parsed) {
+    match (words.as_slice(), parsed) {
         // The flags after the version are judged only once it is new enough.
-        (crate::supervisor::Exit::Code(0), [implementation, version, flags @ ..], Some(v)) => {
+        ([implementation, version, flags @ ..], Some(v)) => {
             if (v[0], v[1]) < MIN_VERSION {
-                Err(format!(
-                    "{shown}: Python {version} is too old (pyrepro needs {}.{}+)",
-                    MIN_VERSION.0, MIN_VERSION.1
-                ))
+                Err(Some(format!(
+                    "{}: Python {version} is too old (pyrepro needs {}.{}+)",
+                    path.display(),
+                    MIN_VERSION.0,
+                    MIN_VERSION.1
+                )))
             } else {
                 Ok(Found {
                     path: path.to_path_buf(),
@@ -221,16 +324,7 @@ pub fn check_full(path: &Path) -> Checked {
                 })
             }
         }
-        _ => {
-            let why = finished
-                .stderr
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .map(|l| format!(" ({})", l.trim()))
-                .unwrap_or_default();
-            Err(format!("{shown}: not a Python interpreter{why}"))
-        }
+        _ => Err(None),
     }
 }
 
@@ -391,6 +485,49 @@ fn check_candidates(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_kept_answer_is_used_until_the_interpreter_file_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("checks");
+        let asked = dir.path().join("asked");
+        let fake = dir.path().join("python3");
+        // A stand-in that answers the probe and counts how often it is asked.
+        let answer = |version: &str| {
+            std::fs::write(
+                &fake,
+                format!(
+                    "#!/bin/sh\necho x >> '{}'\necho CPython {version} 0 0\n",
+                    asked.display()
+                ),
+            )
+            .unwrap();
+            std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        let times = || std::fs::read_to_string(&asked).map_or(0, |s| s.lines().count());
+        answer("3.12.1");
+        for _ in 0..3 {
+            assert_eq!(check_cached(&fake, Some(&cache)).unwrap().version, "3.12.1");
+        }
+        assert_eq!(times(), 1, "asked once, then kept");
+        // Rewritten in place (the same inode): a new answer.
+        answer("3.12.10");
+        assert_eq!(check_cached(&fake, Some(&cache)).unwrap().version, "3.12.10");
+        assert_eq!(times(), 2);
+        // Without a cache, every check asks.
+        check_cached(&fake, None).unwrap();
+        assert_eq!(times(), 3);
+        // A failure is not kept.
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\necho x >> '".to_owned() + asked.to_str().unwrap() + "'\nexit 1\n",
+        )
+        .unwrap();
+        for _ in 0..2 {
+            assert!(check_cached(&fake, Some(&cache)).is_err());
+        }
+        assert_eq!(times(), 5);
+    }
 
     #[test]
     fn a_venv_is_told_by_the_interpreter_even_behind_a_wrapper() {

@@ -48,6 +48,9 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::COULD_NOT_RUN);
         }
     }
+    // What each interpreter is, asked once per interpreter file, not at
+    // every start (harness::python::keep_checks_in).
+    harness::python::keep_checks_in(registry::root().join("target").join("checks"));
     // One factor slows every deadline down (harness::hang::TIME_FACTOR_ENV):
     // refused when unusable, rather than silently ignored.
     if let Err(e) = harness::hang::time_factor() {

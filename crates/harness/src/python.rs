@@ -512,7 +512,10 @@ mod tests {
         assert_eq!(times(), 1, "asked once, then kept");
         // Rewritten in place (the same inode): a new answer.
         answer("3.12.10");
-        assert_eq!(check_cached(&fake, Some(&cache)).unwrap().version, "3.12.10");
+        assert_eq!(
+            check_cached(&fake, Some(&cache)).unwrap().version,
+            "3.12.10"
+        );
         assert_eq!(times(), 2);
         // Without a cache, every check asks.
         check_cached(&fake, None).unwrap();

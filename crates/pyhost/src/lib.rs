@@ -208,9 +208,13 @@ pub fn start_checked(root: &Path) -> Result<PythonInfo, String> {
         py.import("sys")?
             .getattr("path")?
             .call_method1("insert", (0, root.to_string_lossy().as_ref()))?;
+        // As pyrepro.record writes it (what platform.python_version()
+        // says), without importing platform (re, and a few ms of each case).
         let version: String = py
-            .import("platform")?
-            .call_method0("python_version")?
+            .import("sys")?
+            .getattr("version")?
+            .call_method0("split")?
+            .get_item(0)?
             .extract()?;
         if let Some(site) = project_site_packages(root, &version) {
             py.import("site")?

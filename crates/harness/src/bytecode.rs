@@ -72,6 +72,18 @@ pub fn warm(python: &Path, package: &Path, stamps: &Path) -> Result<(), String> 
     if std::fs::read_to_string(&stamp).is_ok_and(|s| s == now) {
         return Ok(());
     }
+    // Tried once per process: where nothing can be written (an
+    // unprivileged user in root's checkout), every case would try again.
+    static TRIED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    {
+        let mut tried = TRIED
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if tried.contains(&stamp) {
+            return Ok(());
+        }
+        tried.push(stamp.clone());
+    }
     let mut cmd = Command::new(python);
     crate::python::scrub_env(&mut cmd);
     // force: a timestamp pyc that a manual run left would otherwise stay

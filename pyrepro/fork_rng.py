@@ -53,8 +53,7 @@ def prepare(variant):
     try:
         import numpy  # noqa: F401
     except ImportError as e:
-        import platform
-        if platform.python_implementation() == "PyPy" and sys.version_info >= (3, 11):
+        if sys.implementation.name == "pypy" and sys.version_info >= (3, 11):
             raise Skip("numpy is not installed for this interpreter (%s): NumPy "
                        "publishes PyPy wheels for the ABI pp73 only, and nothing is "
                        "compiled here (pyrepro/requirements.txt)" % e)

@@ -2,7 +2,7 @@
 //!
 //! A scenario process imports `pyrepro` (its package, the runner, the
 //! scenario's module: about a thousand lines). Compiled from source on every
-//! run, that is 7 ms of a 20 ms case here. Written by the interpreter as it
+//! run, that was 7 ms of a 27 ms case here. Written by the interpreter as it
 //! imports (the default), the bytecode would be checked against the
 //! source's modification time in whole seconds and its size: an edit in the
 //! same second that keeps the size (a mutation test turning `1` into `2`, a
@@ -15,8 +15,6 @@
 //! out of the tree, but an interpreter given one reads the standard
 //! library's bytecode from there only: every case would compile asyncio.)
 
-use std::collections::hash_map::DefaultHasher;
-use std::hash::{Hash, Hasher};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -52,9 +50,7 @@ fn fingerprint(package: &Path) -> std::io::Result<String> {
 /// the interpreter's cache tag (`cpython-311`, `pypy39`), so one per
 /// interpreter path.
 fn stamp_path(stamps: &Path, python: &Path, package: &Path) -> PathBuf {
-    let mut h = DefaultHasher::new();
-    (python, package).hash(&mut h);
-    stamps.join(format!("{:016x}", h.finish()))
+    crate::kept::entry(stamps, &(python, package))
 }
 
 /// Byte-compiles `package` (its `.py` files, not subpackages) with `python`,
@@ -108,14 +104,9 @@ pub fn warm(python: &Path, package: &Path, stamps: &Path) -> Result<(), String> 
             finished.stderr.trim()
         ));
     }
-    // Written whole, then renamed: a side-by-side run reads all of it or
-    // none. A change to the sources while this compiled shows in the next
+    // A change to the sources while this compiled shows in the next
     // fingerprint (this one was taken before).
-    std::fs::create_dir_all(stamps).map_err(|e| format!("{}: {e}", stamps.display()))?;
-    let tmp = tempfile::NamedTempFile::new_in(stamps).map_err(|e| e.to_string())?;
-    std::fs::write(tmp.path(), &now).map_err(|e| e.to_string())?;
-    tmp.persist(&stamp).map_err(|e| e.to_string())?;
-    Ok(())
+    crate::kept::write_whole(&stamp, &now).map_err(|e| format!("{}: {e}", stamp.display()))
 }
 
 #[cfg(test)]

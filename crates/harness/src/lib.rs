@@ -26,6 +26,7 @@
 //!   from it.
 //! * [`python`]: finding and checking interpreters, and a clean environment.
 //! * [`bytecode`]: `pyrepro` compiled once per interpreter, never stale.
+//! * [`kept`]: the small files kept between runs (checks, stamps).
 //! * [`trace`]: the timeline of a run (`repro run --trace`).
 //! * [`witness`]: what `repro check` believes about a learner's copy.
 //!
@@ -39,6 +40,7 @@ pub mod bytecode;
 pub mod case;
 pub mod fork;
 pub mod hang;
+pub mod kept;
 pub mod procfs;
 pub mod python;
 pub mod record;

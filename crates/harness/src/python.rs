@@ -230,12 +230,9 @@ fn check_cached(path: &Path, cache: Option<&Path>) -> Checked {
         return Err(format!("{shown}: not executable"));
     }
     // The entry: the identity, then the answer's line.
-    let kept = cache.zip(identity(path)).map(|(dir, id)| {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        id.hash(&mut h);
-        (dir.join(format!("{:016x}", h.finish())), id)
-    });
+    let kept = cache
+        .zip(identity(path))
+        .map(|(dir, id)| (crate::kept::entry(dir, &id), id));
     if let Some((file, id)) = &kept
         && let Some(line) = std::fs::read_to_string(file)
             .ok()
@@ -283,15 +280,9 @@ fn check_cached(path: &Path, cache: Option<&Path>) -> Checked {
         return Err(not_python());
     }
     let found = parse_answer(path, &finished.stdout).map_err(|e| e.unwrap_or_else(not_python))?;
-    // Written whole, then renamed: a concurrent reader sees all or nothing.
     // Best effort: without it, the next start asks again.
-    if let Some((file, id)) = kept
-        && let Some(dir) = file.parent()
-        && std::fs::create_dir_all(dir).is_ok()
-        && let Ok(tmp) = tempfile::NamedTempFile::new_in(dir)
-        && std::fs::write(tmp.path(), id + finished.stdout.as_str()).is_ok()
-    {
-        let _ = tmp.persist(&file);
+    if let Some((file, id)) = kept {
+        let _ = crate::kept::write_whole(&file, &(id + finished.stdout.as_str()));
     }
     Ok(found)
 }

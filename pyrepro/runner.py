@@ -54,12 +54,24 @@ def with_site():
     sys.path), for the variants that import a package from there. The
     supervisor starts every Python case with -S: most need only the
     standard library, and ``site`` is a good share of a bare start-up.
-    Without -S (``python -m pyrepro`` by hand, the embedded runtime) it has
-    already run, and this does nothing."""
+    Without -S (``python -m pyrepro`` by hand) it has already run, and this
+    does nothing; nor after :func:`site_from`."""
     if sys.flags.no_site and not _site_done:
         import site
         site.main()
         _site_done.append(True)
+
+
+def site_from(site_packages):
+    """For the embedded runtime, which starts without ``site``: the
+    project's environment (``site_packages``, its .pth files processed) is
+    then the only site directory, as it is for the environment's own
+    interpreter, and :func:`with_site` adds no other. (With ``site``, the
+    embedded interpreter put its base installation's site-packages first,
+    and imported a package from there, not the version the project pins.)"""
+    import site
+    site.addsitedir(site_packages)
+    _site_done.append(True)
 
 
 _site_done = []

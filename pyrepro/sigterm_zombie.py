@@ -70,6 +70,13 @@ def _spawn_pexpect():
     return child.pid, kill_and_reap
 
 
+def _pexpect_cat():
+    """What the pexpect variants spawn, with the pexpect that did it (the
+    version the project pins, in either runtime)."""
+    import pexpect
+    return "pexpect %s cat" % pexpect.__version__
+
+
 def _after_the_read():
     """A Python-level call: CPython runs pending signal handlers before the
     first instruction of a Python function, so a SIGTERM handler that is
@@ -158,6 +165,6 @@ def shape(spawn, what, fixed):
 VARIANTS = {
     "broken": lambda: shape(_spawn_cat, "cat", fixed=False),
     "fixed": lambda: shape(_spawn_cat, "cat", fixed=True),
-    "broken-pexpect": lambda: shape(_spawn_pexpect, "pexpect cat", fixed=False),
-    "fixed-pexpect": lambda: shape(_spawn_pexpect, "pexpect cat", fixed=True),
+    "broken-pexpect": lambda: shape(_spawn_pexpect, _pexpect_cat(), fixed=False),
+    "fixed-pexpect": lambda: shape(_spawn_pexpect, _pexpect_cat(), fixed=True),
 }

@@ -2,7 +2,7 @@
 //! an orphan and then a zombie of a process that never waits for it.
 
 use crate::util::{alive, child_pids, evidence_says, spec};
-use harness::record::{Record, Verdict};
+use harness::record::{Record, Runtime, Verdict};
 use serde_json::Value;
 
 const ID: &str = "sigterm-zombie";
@@ -56,4 +56,49 @@ fn every_case_verdict_symptom_and_evidence() {
             assert!(!alive(pid), "process {pid} left behind{show}");
         }
     });
+}
+
+/// The story's pexpect is the version the project pins
+/// (`pyrepro/requirements.txt`), in both runtimes: the embedded
+/// interpreter's site directory is the project's environment only. (With
+/// `site` at start-up it put its base installation's site-packages first,
+/// and ran pexpect 4.8.0 from there on this machine.)
+#[test]
+fn the_pexpect_cases_run_the_pinned_pexpect_in_both_runtimes() {
+    let requirements = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pyrepro/requirements.txt"),
+    )
+    .unwrap();
+    let pinned = requirements
+        .lines()
+        .find_map(|l| l.strip_prefix("pexpect=="))
+        .expect("pexpect pinned in pyrepro/requirements.txt")
+        .trim();
+    let seen = std::cell::RefCell::new(Vec::new());
+    crate::util::each_case(ID, |show, r| {
+        if !r.variant.ends_with("-pexpect") || r.verdict == Verdict::Skipped {
+            return;
+        }
+        let spawned = r
+            .trace
+            .iter()
+            .flatten()
+            .find(|e| e.what.starts_with("spawned pexpect "))
+            .unwrap_or_else(|| panic!("no pexpect spawn in the trace{show}"));
+        assert!(
+            spawned
+                .what
+                .starts_with(&format!("spawned pexpect {pinned} cat:")),
+            "{:?}: not the pinned pexpect {pinned}{show}",
+            spawned.what
+        );
+        seen.borrow_mut().push(r.runtime);
+    });
+    let seen = seen.into_inner();
+    for runtime in [Runtime::Python, Runtime::Embedded] {
+        assert!(
+            seen.contains(&runtime),
+            "no {runtime:?} pexpect case ran: {seen:?}"
+        );
+    }
 }

@@ -111,6 +111,10 @@ unsafe fn initialize_once() -> Result<(), String> {
         ffi::PyConfig_InitPythonConfig(config.as_mut_ptr());
         let mut config = config.assume_init();
         config.install_signal_handlers = 0;
+        // No `site` at start-up, like the Python runtime's `-S`: the site
+        // directories are set in `start_checked` (the project's
+        // environment only), or by pyrepro for the variants that need them.
+        config.site_import = 0;
         let mut result = Ok(());
         if !BUILT_FOR.executable.is_empty() {
             let name = CString::new(BUILT_FOR.executable).map_err(|e| e.to_string())?;
@@ -216,9 +220,14 @@ pub fn start_checked(root: &Path) -> Result<PythonInfo, String> {
             .call_method0("split")?
             .get_item(0)?
             .extract()?;
+        // The project's environment is the only site directory, as for
+        // its own interpreter: the base installation's site-packages would
+        // come first otherwise (it held pexpect 4.8 here, the project pins
+        // 4.9). Without an environment for this version, pyrepro runs
+        // `site` when a variant needs a package.
         if let Some(site) = project_site_packages(root, &version) {
-            py.import("site")?
-                .call_method1("addsitedir", (site.to_string_lossy().as_ref(),))?;
+            py.import("pyrepro.runner")?
+                .call_method1("site_from", (site.to_string_lossy().as_ref(),))?;
         }
         // The flags as pyrepro writes them for a standalone interpreter.
         let flags = py

@@ -192,6 +192,13 @@ fn command_for(case: Case<'_>, py: &PythonChoice) -> Result<Command, String> {
             cmd
         }
         Runtime::Rust | Runtime::Embedded => {
+            // The embedded interpreter imports pyrepro too: its bytecode,
+            // compiled by the executable it was built against (the same
+            // cache tag). Best effort, as above.
+            if case.runtime == Runtime::Embedded && !pyhost::BUILT_FOR.executable.is_empty() {
+                let python = std::path::Path::new(pyhost::BUILT_FOR.executable);
+                let _ = bytecode::warm(python, &root.join("pyrepro"), &bytecode::stamps(&root));
+            }
             let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
             let mut cmd = Command::new(exe);
             cmd.args([

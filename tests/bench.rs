@@ -38,6 +38,8 @@ fn bench_reports_every_case_from_its_runs() {
             c["expected"] == "misbehaved" && c["case"].as_str().unwrap().ends_with("/broken");
         assert_eq!(c["blocked_to_verdict_ms"].is_object(), hang, "{c:#}");
         assert!(c["target_met"].is_boolean(), "{c:#}");
+        // No interpreter to compare a Rust case with.
+        assert!(c["startup_over_bare"].is_null(), "{c:#}");
     }
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(
@@ -74,7 +76,19 @@ fn bench_shows_each_python_cases_imports() {
         cases.len(),
         spec("sigterm-zombie").variants_for(Runtime::Python).count()
     );
+    let bare = doc["python_runtime_bare_startup_ms"]["median"]
+        .as_f64()
+        .unwrap();
     for c in cases {
+        // Each ratio is its median over the bare start-up's, and the
+        // start-up is a part of the whole.
+        let over = |key: &str| c[key]["median"].as_f64().unwrap() / bare;
+        let close = |a: f64, b: f64| (a - b).abs() <= 0.01;
+        let whole = c["wall_over_bare"].as_f64().unwrap();
+        let startup = c["startup_over_bare"].as_f64().unwrap();
+        assert!(close(whole, over("wall_ms")), "{c:#}");
+        assert!(close(startup, over("startup_ms")), "{c:#}");
+        assert!(startup > 0.0 && startup <= whole, "{c:#}");
         let total = c["import_ms"].as_f64().unwrap_or_default();
         assert!(total > 0.5, "{c:#}");
         let heaviest: Vec<&str> = c["heaviest_imports"]
@@ -86,6 +100,7 @@ fn bench_shows_each_python_cases_imports() {
         assert!(!heaviest.is_empty() && heaviest.len() <= 3, "{c:#}");
     }
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(md.contains("| start-up x bare |"), "{md}");
     assert!(md.contains("## Python imports per case"), "{md}");
     assert!(md.contains("| sigterm-zombie/python/broken |"), "{md}");
 }

@@ -165,6 +165,17 @@ impl Imports {
 }
 
 impl CaseBench {
+    /// A Python case's median whole run, and its median start-up, each over
+    /// the median bare start-up of its interpreter (`None` for the other
+    /// runtimes, or without those figures).
+    fn over_bare(&self, bare: Option<Stat>) -> (Option<f64>, Option<f64>) {
+        let Some(bare) = bare.filter(|b| self.runtime == Runtime::Python && b.median > 0.0) else {
+            return (None, None);
+        };
+        let over = |s: Option<Stat>| s.map(|s| s.median / bare.median);
+        (over(self.wall), over(self.startup))
+    }
+
     fn from_records(p: &Planned<'_>, records: &[Record]) -> CaseBench {
         let concluded: Vec<&Record> = records
             .iter()
@@ -435,7 +446,9 @@ fn markdown(
         "# repro bench\n\n{} run(s) per case; kernel {}; {cores} core(s); {:.0} s in all.\n\
          Times in ms. `verdict`: inside the scenario process, start-up and imports \
          excluded; `start-up`: the rest of the supervisor's spawn-to-exit time; \
-         `x bare`: a Python case's whole run over `python -c pass`.\n\n",
+         `x bare`: a Python case's whole run over `python -c pass`, and its start-up \
+         alone (what the case costs beyond the scenario's own work: a deadlock's \
+         detection, say).\n\n",
         args.runs,
         harness::sys::kernel_release(),
         took.as_secs_f64()
@@ -449,14 +462,11 @@ fn markdown(
             ms(*s, |s| s.p95)
         ));
     }
-    md.push_str("\n## Cases\n\n| case | expected | as expected | verdict median | p95 | start-up median | x bare | target |\n|---|---|---|---|---|---|---|---|\n");
+    md.push_str("\n## Cases\n\n| case | expected | as expected | verdict median | p95 | start-up median | x bare | start-up x bare | target |\n|---|---|---|---|---|---|---|---|---|\n");
     for b in benches {
-        let ratio = match (b.runtime, b.wall, runtime_bare) {
-            (Runtime::Python, Some(w), Some(bare)) if bare.median > 0.0 => {
-                format!("{:.1}", w.median / bare.median)
-            }
-            _ => "-".into(),
-        };
+        let (whole, startup) = b.over_bare(runtime_bare);
+        let ratio = whole.map_or_else(|| "-".into(), |r| format!("{r:.1}"));
+        let startup_ratio = startup.map_or_else(|| "-".into(), |r| format!("{r:.1}"));
         let target = b.target().map_or_else(
             || "-".into(),
             |(what, limit, met)| {
@@ -475,7 +485,7 @@ fn markdown(
             )
         };
         md.push_str(&format!(
-            "| {} | {} | {rate} | {} | {} | {} | {ratio} | {target} |\n",
+            "| {} | {} | {rate} | {} | {} | {} | {ratio} | {startup_ratio} | {target} |\n",
             b.label,
             b.expected,
             ms(b.elapsed, |s| s.median),
@@ -595,6 +605,8 @@ fn json_report(
             "verdict_ms": b.elapsed.map(Stat::json),
             "wall_ms": b.wall.map(Stat::json),
             "startup_ms": b.startup.map(Stat::json),
+            "wall_over_bare": b.over_bare(runtime_bare).0.map(round),
+            "startup_over_bare": b.over_bare(runtime_bare).1.map(round),
             "blocked_to_verdict_ms": b.blocked_to_verdict.map(Stat::json),
             "import_ms": b.imports.as_ref().map(|i| round(i.total_ms)),
             "heaviest_imports": b.imports.as_ref().map(|i| i.heaviest.iter()

@@ -22,7 +22,12 @@
 //!    executable, so CPython finds the matching standard library;
 //! 3. [`check_interpreter`] verifies both at run time, from `sys.version_info`
 //!    and from the libpython that `/proc/self/maps` shows mapped, and the case
-//!    is an `error` naming both versions if either differs.
+//!    is an `error` naming both versions if either differs;
+//! 4. [`initialize`] turns `site` off, and [`start_checked`] makes the
+//!    project's environment (`.venv`) the only site directory, as it is for
+//!    that environment's own interpreter: with `site`, the build
+//!    interpreter's own site-packages came first, and a package installed
+//!    there shadowed the version the project pins (pexpect 4.8 for 4.9).
 
 use harness::record::{PythonInfo, Record, Runtime, Verdict};
 use harness::scenario::RustRun;

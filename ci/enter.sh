@@ -13,9 +13,10 @@
 # way), so the supervisor and /proc see the interpreter itself.
 #
 # Every case run on a provisioned interpreter starts here, so it runs as
-# few programs as it can (shell built-ins where they do; 21 -> 12 ms of CPU
+# few programs as it can (shell built-ins where they do; 21 -> 14 ms of CPU
 # for `enter true`): no mkdir once a mount point exists, and no second bind
-# of a $TMPDIR that the bind of /tmp already brings.
+# of anything under /tmp (a per-case $TMPDIR, a checkout there), which the
+# recursive bind of /tmp already brings.
 case $0 in */*) here=${0%/*} ;; *) here=. ;; esac
 here=$(cd "$here" && pwd)
 name=${0##*/}

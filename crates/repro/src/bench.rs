@@ -596,7 +596,7 @@ fn json_report(
             "name": name, "path": path, "startup_ms": s.map(Stat::json),
         })).collect::<Vec<_>>(),
         "python_runtime_bare_startup_ms": runtime_bare.map(Stat::json),
-        "cases": benches.iter().map(|b| json!({
+        "cases": benches.iter().map(|b| { let (wall_over_bare, startup_over_bare) = b.over_bare(runtime_bare); json!({
             "case": b.label,
             "expected": b.expected,
             "runs": b.runs,
@@ -605,14 +605,14 @@ fn json_report(
             "verdict_ms": b.elapsed.map(Stat::json),
             "wall_ms": b.wall.map(Stat::json),
             "startup_ms": b.startup.map(Stat::json),
-            "wall_over_bare": b.over_bare(runtime_bare).0.map(round),
-            "startup_over_bare": b.over_bare(runtime_bare).1.map(round),
+            "wall_over_bare": wall_over_bare.map(round),
+            "startup_over_bare": startup_over_bare.map(round),
             "blocked_to_verdict_ms": b.blocked_to_verdict.map(Stat::json),
             "import_ms": b.imports.as_ref().map(|i| round(i.total_ms)),
             "heaviest_imports": b.imports.as_ref().map(|i| i.heaviest.iter()
                 .map(|(n, ms)| json!({ "module": n, "ms": round(*ms) })).collect::<Vec<_>>()),
             "target_met": b.target().map(|(_, _, met)| met),
-        })).collect::<Vec<_>>(),
+        })}).collect::<Vec<_>>(),
         "cargo_test_s": cargo_test_s.map(|r| match r {
             Ok(t) => json!(round(t.wall_s)),
             Err(e) => json!({ "error": e }),

@@ -177,11 +177,15 @@ const PYREPRO_MAIN: &str =
 
 fn command_for(case: Case<'_>, py: &PythonChoice) -> Result<Command, String> {
     let root = registry::root();
+    // pyrepro's bytecode, for the interpreter that will import it. Best
+    // effort: without it the case compiles pyrepro from source.
+    let warm = |python: &std::path::Path| {
+        let _ = bytecode::warm(python, &root.join("pyrepro"), &bytecode::stamps(&root));
+    };
     let mut cmd = match case.runtime {
         Runtime::Python => {
             let python = py.path.as_ref()?;
-            // Best effort: without it the case compiles pyrepro from source.
-            let _ = bytecode::warm(python, &root.join("pyrepro"), &bytecode::stamps(&root));
+            warm(python);
             let mut cmd = Command::new(python);
             // `python -m pyrepro run …`, without runpy's import (-m costs a
             // few ms of every case's start-up): the same main(). And with
@@ -192,12 +196,10 @@ fn command_for(case: Case<'_>, py: &PythonChoice) -> Result<Command, String> {
             cmd
         }
         Runtime::Rust | Runtime::Embedded => {
-            // The embedded interpreter imports pyrepro too: its bytecode,
-            // compiled by the executable it was built against (the same
-            // cache tag). Best effort, as above.
+            // The embedded interpreter imports pyrepro too: compiled by the
+            // executable it was built against (the same cache tag).
             if case.runtime == Runtime::Embedded && !pyhost::BUILT_FOR.executable.is_empty() {
-                let python = std::path::Path::new(pyhost::BUILT_FOR.executable);
-                let _ = bytecode::warm(python, &root.join("pyrepro"), &bytecode::stamps(&root));
+                warm(std::path::Path::new(pyhost::BUILT_FOR.executable));
             }
             let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
             let mut cmd = Command::new(exe);

@@ -11,7 +11,7 @@
 //! copy) still runs its own. So no case runs twice for the same fact,
 //! and the plain `cargo test` costs about one run of the corpus.
 
-use crate::util::{Ran, once_per_run, repro, repro_env, run_dir, scenario_ids};
+use crate::util::{Ran, narrowed_to, once_per_run, repro, repro_env, run_dir, scenario_ids};
 use harness::record::{Record, Runtime};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -34,16 +34,12 @@ pub fn book() -> &'static Book {
     static BOOK: OnceLock<Book> = OnceLock::new();
     BOOK.get_or_init(|| {
         let svg = run_dir().join("book-pictures");
+        // Every scenario in one `repro run all` (its jobs keep both cores
+        // busy to the end); narrowed, one run per scenario named.
         let all = scenario_ids();
-        let every = repro(&["list", "--json"])
-            .stdout()
-            .matches("\"id\"")
-            .count()
-            == all.len();
-        let selections: Vec<&str> = if every {
-            vec!["all"]
-        } else {
-            all.iter().map(String::as_str).collect()
+        let selections: Vec<&str> = match narrowed_to() {
+            None => vec!["all"],
+            Some(_) => all.iter().map(String::as_str).collect(),
         };
         let mut runs = Vec::new();
         let mut records = Vec::new();

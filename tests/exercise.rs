@@ -102,7 +102,7 @@ fn rust_exercises_unmodified_fixed_and_faked() {
             fakes: &ex.fake,
         });
     }
-    if std::env::var_os("REPRO_SCENARIOS").is_none() {
+    if crate::util::narrowed_to().is_none() {
         assert!(with_rust >= 4, "{with_rust} Rust exercises");
     }
 }

@@ -179,9 +179,8 @@ pub fn scenario_ids() -> Vec<String> {
     assert_eq!(ran.code(), Some(0), "{}", ran.show());
     let specs: Vec<Spec> = serde_json::from_str(ran.stdout().trim()).expect("repro list --json");
     let all: Vec<String> = specs.into_iter().map(|s| s.id).collect();
-    match std::env::var("REPRO_SCENARIOS") {
-        Ok(only) if !only.is_empty() => {
-            let only: Vec<String> = only.split(',').map(str::to_owned).collect();
+    match narrowed_to() {
+        Some(only) => {
             for id in &only {
                 assert!(
                     all.contains(id),
@@ -190,8 +189,16 @@ pub fn scenario_ids() -> Vec<String> {
             }
             only
         }
-        _ => all,
+        None => all,
     }
+}
+
+/// The scenarios `$REPRO_SCENARIOS` narrows the tests to, if it does.
+pub fn narrowed_to() -> Option<Vec<String>> {
+    std::env::var("REPRO_SCENARIOS")
+        .ok()
+        .filter(|only| !only.is_empty())
+        .map(|only| only.split(',').map(str::to_owned).collect())
 }
 
 /// Runs `test` on every scenario ([`scenario_ids`]), side by side, and

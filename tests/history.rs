@@ -224,13 +224,17 @@ const FACTS: &[Fact] = &[
 ];
 
 /// CPython with a GIL, here: the discovered ones and the provisioned ones.
+/// A virtual environment stands for its base interpreter, which is found
+/// too; but a provisioned interpreter is only ever a virtual environment
+/// (inside its root), so it counts.
 fn cpythons() -> Vec<(String, PathBuf)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let provisioned = harness::python::provisioned(root).paths;
     let (found, _) = harness::python::discover(&provisioned);
     let mut out: Vec<(String, PathBuf)> = found
         .into_iter()
-        .filter(|f| f.implementation == "CPython" && !f.free_threaded && !f.in_venv)
+        .filter(|f| f.implementation == "CPython" && !f.free_threaded)
+        .filter(|f| !f.in_venv || provisioned.contains(&f.path))
         .map(|f| (f.version, f.path))
         .collect();
     out.sort_by_key(|(v, _)| harness::spec::parse_version(v));

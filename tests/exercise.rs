@@ -124,9 +124,7 @@ fn judged_by_the_witness(ex: &Exercise<'_>) {
     // Unmodified: still broken, wherever scenario.toml says it misbehaves.
     let ran = check(id, &dir, runtime);
     let interpreter = (ex.runtime == Runtime::Python).then(|| {
-        harness::python::check_full(&harness::python::default_python(root()).unwrap())
-            .unwrap()
-            .interpreter()
+        crate::util::checked(&harness::python::default_python(root()).unwrap()).interpreter()
     });
     let want = spec(id)
         .variant(ex.variant)

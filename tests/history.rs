@@ -8,7 +8,7 @@
 //! included. Every scenario whose scenario.toml keys an expectation by
 //! CPython version must have at least one fact checked on this machine.
 
-use crate::util::{repro, scenario_ids, spec};
+use crate::util::{provisioned_paths, repro, scenario_ids, spec, test_interpreters};
 use harness::record::Verdict;
 use harness::spec::VersionRange;
 use std::path::{Path, PathBuf};
@@ -223,19 +223,17 @@ const FACTS: &[Fact] = &[
     },
 ];
 
-/// CPython with a GIL, here: the discovered ones and the provisioned ones.
-/// A virtual environment stands for its base interpreter, which is found
-/// too; but a provisioned interpreter is only ever a virtual environment
-/// (inside its root), so it counts.
+/// CPython with a GIL among the tests' interpreters: the discovered ones
+/// and the provisioned ones. A virtual environment stands for its base
+/// interpreter, which is found too; but a provisioned interpreter is only
+/// ever a virtual environment (inside its root), so it counts.
 fn cpythons() -> Vec<(String, PathBuf)> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let provisioned = harness::python::provisioned(root).paths;
-    let (found, _) = harness::python::discover(&provisioned);
-    let mut out: Vec<(String, PathBuf)> = found
-        .into_iter()
+    let provisioned = provisioned_paths();
+    let mut out: Vec<(String, PathBuf)> = test_interpreters()
+        .iter()
         .filter(|f| f.implementation == "CPython" && !f.free_threaded)
         .filter(|f| !f.in_venv || provisioned.contains(&f.path))
-        .map(|f| (f.version, f.path))
+        .map(|f| (f.version.clone(), f.path.clone()))
         .collect();
     out.sort_by_key(|(v, _)| harness::spec::parse_version(v));
     out.dedup_by(|a, b| a.0 == b.0);

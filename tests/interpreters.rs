@@ -98,7 +98,7 @@ fn provisioned_interpreters_run_as_expected() {
         p.missing
     );
     for path in &p.paths {
-        let found = harness::python::check_full(path).unwrap();
+        let found = crate::util::checked(path);
         let shown = path.display().to_string();
         for (scenario, variant) in [
             ("sigterm-zombie", "broken"),

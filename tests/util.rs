@@ -335,16 +335,67 @@ pub fn child_pids(r: &Record) -> Vec<i64> {
         .collect()
 }
 
+/// The interpreters the tests hold expectations and history against:
+/// every one discovered here, and the CPython builds with a GIL that `make
+/// interpreters` provisioned (3.14, 3.15: versions no other source here
+/// has). The provisioned PyPy and free-threaded builds have a test of
+/// their own (`interpreters::provisioned_interpreters_run_as_expected`);
+/// every case on each of them is `make canary`'s.
+pub fn test_interpreters() -> &'static [harness::python::Found] {
+    static FOUND: std::sync::OnceLock<Vec<harness::python::Found>> = std::sync::OnceLock::new();
+    FOUND.get_or_init(|| {
+        keep_checks();
+        let provisioned = provisioned_paths();
+        let (found, _) = harness::python::discover(provisioned);
+        found
+            .into_iter()
+            .filter(|f| {
+                !provisioned.contains(&f.path)
+                    || (f.implementation == "CPython" && !f.free_threaded)
+            })
+            .collect()
+    })
+}
+
+/// What `python` is, as `repro` would say (its check kept in
+/// `target/checks`, as `repro` keeps it).
+pub fn checked(python: &std::path::Path) -> harness::python::Found {
+    keep_checks();
+    harness::python::check_full(python).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// From now on, this process keeps what interpreters said in
+/// `target/checks`, as `repro` does: asked again only when an
+/// interpreter's file changes (harness::python::keep_checks_in), not at
+/// each discovery (7 ms per interpreter, 27 ms per provisioned one).
+fn keep_checks() {
+    harness::python::keep_checks_in(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("target")
+            .join("checks"),
+    );
+}
+
+/// The wrappers `make interpreters` left (none before it ran).
+pub fn provisioned_paths() -> &'static [std::path::PathBuf] {
+    static PATHS: std::sync::OnceLock<Vec<std::path::PathBuf>> = std::sync::OnceLock::new();
+    PATHS.get_or_init(|| {
+        harness::python::provisioned(std::path::Path::new(env!("CARGO_MANIFEST_DIR"))).paths
+    })
+}
+
 /// Every python case of `scenario` on: the default interpreter, and for
 /// each distinct set of expectations `scenario.toml` gives by interpreter
-/// version (say, "before 3.12" and "3.12+"), the newest interpreter here
-/// that has it (each from the book: [`crate::book::on_python`]). So every
-/// expectation is held against a real interpreter in `cargo test`, without
-/// running the same expectations on ten of them; the full sweep, every
-/// interpreter, is `make canary`. Each comes with what to show on failure
-/// and its records, one per python variant (checked here).
+/// version (say, "before 3.12" and "3.12+"), the newest interpreter that
+/// has it among [`test_interpreters`], a provisioned one only for a set no
+/// other has (each from the book:
+/// [`crate::book::on_python`]). So every expectation is held against a
+/// real interpreter in `cargo test`, without running the same expectations
+/// on ten of them; the full sweep, every interpreter, is `make canary`.
+/// Each comes with what to show on failure and its records, one per python
+/// variant (checked here).
 pub fn on_each_expectation(scenario: &str) -> Vec<(String, Vec<Record>)> {
-    let (found, _) = harness::python::discover(&[]);
+    let found = test_interpreters().to_vec();
     let default = harness::python::default_python(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
         .expect("a python3");
     let spec = spec(scenario);
@@ -355,11 +406,16 @@ pub fn on_each_expectation(scenario: &str) -> Vec<(String, Vec<Record>)> {
             .collect();
         format!("{} {}", f.implementation, per_variant.join(" "))
     };
-    // Newest first, so each group's first member is its newest.
+    // Newest first, so each group's first member is its newest; the
+    // provisioned ones after all others, as each starts in its root (14 ms
+    // more): one stands for a group only no other interpreter has.
     let mut found = found;
-    found.sort_by(|a, b| {
-        let v = |f: &harness::python::Found| harness::spec::parse_version(&f.version);
-        v(b).cmp(&v(a))
+    let provisioned = provisioned_paths();
+    found.sort_by_key(|f| {
+        (
+            provisioned.contains(&f.path),
+            std::cmp::Reverse(harness::spec::parse_version(&f.version)),
+        )
     });
     let mut seen: Vec<String> = Vec::new();
     let mut pythons: Vec<String> = vec![default.display().to_string()];

@@ -50,7 +50,7 @@ fn main() {
         }
         writeln!(
             defs,
-            "    ScenarioDef {{\n        dir: \"crates/corpus/{id}\",\n        \
+            "    ScenarioDef {{\n        id: \"{id}\",\n        dir: \"crates/corpus/{id}\",\n        \
              spec_path: \"crates/corpus/{id}/scenario.toml\",\n        \
              spec_toml: include_str!({toml:?}),\n        lesson: include_str!({lesson:?}),\n        \
              runs: {runs},\n    }},",

@@ -67,6 +67,8 @@ impl Runs {
 /// compiled in (the `corpus` crate's build script writes one per directory).
 #[derive(Debug, Clone, Copy)]
 pub struct ScenarioDef {
+    /// Its id: the name of its directory, and its `scenario.toml`'s `id`.
+    pub id: &'static str,
     /// Its directory, from the checkout's root (`crates/corpus/<id>`).
     pub dir: &'static str,
     /// Its `scenario.toml`, from the checkout's root, for messages.

@@ -47,7 +47,7 @@ fn usage(message: String) -> RunError {
 }
 
 fn find(id: &str, runtime: Runtime) -> Result<(Scenario, Task), RunError> {
-    let scenarios = registry::load().map_err(|e| usage(e.to_string()))?;
+    let scenarios = registry::load_for(id).map_err(|e| usage(e.to_string()))?;
     let task = |s: &Scenario| -> Option<Task> {
         let ex = s.spec.exercise.as_ref()?;
         match runtime {
@@ -67,12 +67,14 @@ fn find(id: &str, runtime: Runtime) -> Result<(Scenario, Task), RunError> {
             }),
         }
     };
-    let known: Vec<&str> = scenarios
-        .iter()
-        .filter(|s| task(s).is_some())
-        .map(|s| s.spec.id.as_str())
-        .collect();
     let Some(found) = scenarios.iter().find(|s| s.spec.id == id).and_then(task) else {
+        // Every scenario, for the list of those that have one.
+        let scenarios = registry::load().map_err(|e| usage(e.to_string()))?;
+        let known: Vec<&str> = scenarios
+            .iter()
+            .filter(|s| task(s).is_some())
+            .map(|s| s.spec.id.as_str())
+            .collect();
         return Err(usage(format!(
             "no {} exercise {id:?} (valid: {})",
             runtime.as_str(),

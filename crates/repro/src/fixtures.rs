@@ -11,6 +11,7 @@ use harness::fork::{Event, fork_child};
 use harness::scenario::{Observation, Runs, ScenarioDef};
 
 pub const SCENARIO: ScenarioDef = ScenarioDef {
+    id: "fixture",
     dir: "crates/repro/src",
     spec_path: concat!(file!(), " (fixture)"),
     spec_toml: r#"

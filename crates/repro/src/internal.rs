@@ -10,15 +10,11 @@ use std::time::Instant;
 /// Runs the case and prints its record. The caller has checked the
 /// scenario, runtime and variant exist.
 pub fn exec(scenario_id: &str, runtime: Runtime, variant: &str) -> Result<(), String> {
-    let scenarios = registry::load().map_err(|e| e.to_string())?;
-    let sc = scenarios
-        .iter()
-        .find(|s| s.spec.id == scenario_id)
-        .ok_or_else(|| format!("unknown scenario {scenario_id:?}"))?;
+    let def =
+        registry::def(scenario_id).ok_or_else(|| format!("unknown scenario {scenario_id:?}"))?;
     let record = match runtime {
         Runtime::Rust => {
-            let run = sc
-                .def
+            let run = def
                 .runs
                 .rust
                 .ok_or_else(|| format!("{scenario_id} has no rust variants"))?;
@@ -26,7 +22,7 @@ pub fn exec(scenario_id: &str, runtime: Runtime, variant: &str) -> Result<(), St
             let outcome = run(variant);
             scenario::record(scenario_id, runtime, variant, None, start, outcome)
         }
-        Runtime::Embedded => match sc.def.runs.embedded_native {
+        Runtime::Embedded => match def.runs.embedded_native {
             Some(native) if native.variants.contains(&variant) => {
                 pyhost::run_native(&registry::root(), scenario_id, variant, native.run)
             }

@@ -346,7 +346,8 @@ pub(crate) fn run_case_with(
 /// # Errors
 /// A usage error before anything ran, or an I/O error writing the report.
 pub fn exec(args: &RunArgs, out: &mut Out) -> Result<u8, RunError> {
-    let scenarios = registry::load().map_err(|e| RunError::Usage(Usage(e.to_string())))?;
+    let scenarios =
+        registry::load_for(&args.scenario).map_err(|e| RunError::Usage(Usage(e.to_string())))?;
     let cases = plan(&scenarios, args).map_err(RunError::Usage)?;
     // The numbers are in range: cli::numeric parsed them.
     let jobs = match args.jobs {

@@ -384,17 +384,39 @@ pub fn provisioned_paths() -> &'static [std::path::PathBuf] {
     })
 }
 
-/// Every python case of `scenario` on: the default interpreter, and for
-/// each distinct set of expectations `scenario.toml` gives by interpreter
-/// version (say, "before 3.12" and "3.12+"), the newest interpreter that
-/// has it among [`test_interpreters`], a provisioned one only for a set no
-/// other has (each from the book:
-/// [`crate::book::on_python`]). So every expectation is held against a
-/// real interpreter in `cargo test`, without running the same expectations
-/// on ten of them; the full sweep, every interpreter, is `make canary`.
-/// Each comes with what to show on failure and its records, one per python
-/// variant (checked here).
+/// Every python case of `scenario` on each of [`expectation_pythons`]
+/// (each from the book: [`crate::book::on_python`]). So every expectation
+/// is held against a real interpreter in `cargo test`, without running the
+/// same expectations on ten of them; the full sweep, every interpreter, is
+/// `make canary`. Each comes with what to show on failure and its records,
+/// one per python variant (checked here).
 pub fn on_each_expectation(scenario: &str) -> Vec<(String, Vec<Record>)> {
+    let pythons = expectation_pythons(scenario);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = pythons
+            .iter()
+            .map(|py| s.spawn(move || crate::book::on_python(scenario, py)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                let (show, records) = h.join().unwrap();
+                let n = python_variant_count(scenario);
+                assert_eq!(records.len(), n, "one record per variant{show}");
+                (show, records)
+            })
+            .collect()
+    })
+}
+
+/// The interpreters [`on_each_expectation`] runs `scenario`'s python cases
+/// on: the default one, and for each distinct set of expectations
+/// `scenario.toml` gives by interpreter version (say, "before 3.12" and
+/// "3.12+"), the newest interpreter that has it among
+/// [`test_interpreters`], a provisioned one only for a set no other has.
+/// Another test that needs one of these cases on one of these interpreters
+/// takes its record from the same run ([`crate::book::on_python`]).
+pub fn expectation_pythons(scenario: &str) -> Vec<String> {
     let found = test_interpreters().to_vec();
     let default = harness::python::default_python(std::path::Path::new(env!("CARGO_MANIFEST_DIR")))
         .expect("a python3");
@@ -426,21 +448,7 @@ pub fn on_each_expectation(scenario: &str) -> Vec<(String, Vec<Record>)> {
             pythons.push(f.path.display().to_string());
         }
     }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = pythons
-            .iter()
-            .map(|py| s.spawn(move || crate::book::on_python(scenario, py)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| {
-                let (show, records) = h.join().unwrap();
-                let n = python_variant_count(scenario);
-                assert_eq!(records.len(), n, "one record per variant{show}");
-                (show, records)
-            })
-            .collect()
-    })
+    pythons
 }
 
 /// Every case records its timeline: events in time order, a fork at 0 when

@@ -140,17 +140,7 @@ pub fn on_python(scenario: &str, python: &str) -> (String, Vec<Record>) {
         let show = records.iter().map(|r| book.show(r)).collect();
         return (show, records);
     }
-    let name: String = format!("python-{scenario}-{python}")
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    let (_, ran) = once_per_run(&name, |_| {
+    let (_, ran) = once_per_run(&shared_name(&["python", scenario, python]), |_| {
         repro_env(
             &[
                 "run",
@@ -165,6 +155,59 @@ pub fn on_python(scenario: &str, python: &str) -> (String, Vec<Record>) {
         )
     });
     (ran.show(), ran.records())
+}
+
+/// One python case, `scenario`'s `variant` on `python`, with what to show
+/// on failure: from the run that has it anyway, the book's on its
+/// interpreter or an expectation group's
+/// ([`crate::util::expectation_pythons`]); otherwise run once per test
+/// run, so the tests that ask for the same case share it.
+pub fn case_on(scenario: &str, variant: &str, python: &str) -> (Record, String) {
+    let whole = Path::new(python) == book().python
+        || crate::util::expectation_pythons(scenario)
+            .iter()
+            .any(|p| p == python);
+    let (show, records) = if whole {
+        on_python(scenario, python)
+    } else {
+        let (_, ran) = once_per_run(&shared_name(&["case", scenario, variant, python]), |_| {
+            repro_env(
+                &[
+                    "run",
+                    scenario,
+                    "--runtime",
+                    "python",
+                    "--variant",
+                    variant,
+                    "--json",
+                    "--python",
+                    python,
+                ],
+                &[],
+            )
+        });
+        (ran.show(), ran.records())
+    };
+    let r = records
+        .into_iter()
+        .find(|r| r.variant == variant)
+        .unwrap_or_else(|| panic!("no {scenario} {variant} record on {python}{show}"));
+    (r, show)
+}
+
+/// A name for [`once_per_run`] (a directory name) from its parts.
+fn shared_name(parts: &[&str]) -> String {
+    parts
+        .join("-")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// A `repro` command a document tells a reader to type, checked against

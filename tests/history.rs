@@ -8,12 +8,12 @@
 //! included. Where that interpreter also stands for one of the scenario's
 //! expectation groups (`util::expectation_pythons`), the fact is read from
 //! that group's run, which the scenario's own tests make anyway; on the
-//! default interpreter, from the book's. Every scenario whose scenario.toml keys an expectation by
+//! default interpreter, from the book's; otherwise from a run of that one
+//! case, shared with any other test that asks for it
+//! (`book::case_on`). Every scenario whose scenario.toml keys an expectation by
 //! CPython version must have at least one fact checked on this machine.
 
-use crate::util::{
-    expectation_pythons, provisioned_paths, repro, scenario_ids, spec, test_interpreters,
-};
+use crate::util::{expectation_pythons, provisioned_paths, scenario_ids, spec, test_interpreters};
 use harness::record::{Record, Verdict};
 use harness::spec::VersionRange;
 use std::path::{Path, PathBuf};
@@ -286,50 +286,20 @@ fn each_scenario_follows_the_history_of_its_upstream_fixes() {
         );
     }
     // A fact on an interpreter that also stands for one of its scenario's
-    // expectation groups takes its record from that run (the book's, on the
-    // default interpreter), which the expectation tests make anyway; the
-    // others run their one variant here.
-    let shared: Vec<(&str, Vec<String>)> = ids
-        .iter()
-        .map(|id| (id.as_str(), expectation_pythons(id)))
-        .collect();
-    let in_group = |f: &Fact, py: &str| {
-        shared
-            .iter()
-            .any(|(id, pys)| *id == f.scenario && pys.iter().any(|p| p == py))
-    };
-    let observe = |f: &Fact, py: &str| -> (Record, String) {
-        if in_group(f, py) {
-            let (show, records) = crate::book::on_python(f.scenario, py);
-            let r = records
-                .into_iter()
-                .find(|r| r.variant == f.variant)
-                .unwrap_or_else(|| panic!("no {} record on {py}{show}", f.variant));
-            return (r, show);
-        }
-        let ran = repro(&[
-            "run",
-            f.scenario,
-            "--runtime",
-            "python",
-            "--variant",
-            f.variant,
-            "--python",
-            py,
-            "--json",
-        ]);
-        (ran.record(), ran.show())
-    };
+    // expectation groups is read from that group's run, which the
+    // scenario's own tests make anyway (the book's, on the default
+    // interpreter); the others share their run with any other test that
+    // asks for the same case.
+    let shared = |f: &Fact, py: &str| expectation_pythons(f.scenario).iter().any(|p| p == py);
     let results: Vec<(&Fact, String, Record, String)> = std::thread::scope(|s| {
         let handles: Vec<_> = runs
             .chunks(2)
             .map(|chunk| {
-                let observe = &observe;
                 s.spawn(move || {
                     chunk
                         .iter()
                         .map(|(f, py)| {
-                            let (r, show) = observe(f, py);
+                            let (r, show) = crate::book::case_on(f.scenario, f.variant, py);
                             (*f, py.clone(), r, show)
                         })
                         .collect::<Vec<_>>()
@@ -365,6 +335,6 @@ fn each_scenario_follows_the_history_of_its_upstream_fixes() {
         "{} facts checked in {} runs, {} of them shared with the expectation groups",
         facts.len(),
         results.len(),
-        runs.iter().filter(|(f, py)| in_group(f, py)).count()
+        runs.iter().filter(|(f, py)| shared(f, py)).count()
     );
 }

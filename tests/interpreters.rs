@@ -3,7 +3,7 @@
 //! and, where they were provisioned, every one of them running cases as
 //! `scenario.toml` expects (an addition: nothing here needs them).
 
-use crate::util::{run_case, spec};
+use crate::util::spec;
 use std::path::Path;
 use std::process::Command;
 
@@ -106,22 +106,20 @@ fn provisioned_interpreters_run_as_expected() {
             ("fork-held-lock", "broken-mp-default"),
             ("finalizer-yield", "broken"),
         ] {
-            let (ran, r) = run_case(scenario, "python", variant, &["--python", &shown]);
+            let (r, show) = crate::book::case_on(scenario, variant, &shown);
             let want = spec(scenario)
                 .variant(variant)
                 .unwrap()
                 .expected(r.runtime, Some(&found.interpreter()));
             assert!(
                 want.is_met_by(&r),
-                "{shown} {scenario} {variant}: expected {want:?}{}",
-                ran.show()
+                "{shown} {scenario} {variant}: expected {want:?}{show}"
             );
             let py = r.python.as_ref().expect("the interpreter it ran on");
             assert_eq!(
                 (py.implementation.as_str(), py.free_threaded),
                 (found.implementation.as_str(), found.free_threaded),
-                "{}",
-                ran.show()
+                "{show}"
             );
         }
     }

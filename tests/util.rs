@@ -284,23 +284,6 @@ pub fn each_case(id: &str, check: impl Fn(&str, &Record)) {
     }
 }
 
-/// Runs one case with `--json`; returns the run and its record.
-pub fn run_case(scenario: &str, runtime: &str, variant: &str, extra: &[&str]) -> (Ran, Record) {
-    let mut args = vec![
-        "run",
-        scenario,
-        "--runtime",
-        runtime,
-        "--variant",
-        variant,
-        "--json",
-    ];
-    args.extend_from_slice(extra);
-    let ran = repro(&args);
-    let record = ran.record();
-    (ran, record)
-}
-
 /// A number the evidence names, by key.
 pub fn evidence_number(r: &Record, key: &str) -> i64 {
     r.evidence

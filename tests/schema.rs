@@ -129,6 +129,76 @@ fn embedded_refuses_a_libpython_it_was_not_built_for() {
     assert_eq!(ran.code(), Some(3), "{}", ran.show());
 }
 
+/// Only `repro-embedded` links libpython: `repro` (the CLI, and the scenario
+/// process of every Rust case) starts without loading it, which saves every
+/// start the relocation of a 20 MB library. The dynamic loader says what
+/// it loads (`LD_DEBUG=files`); the embedded program is the control that
+/// shows the check sees a libpython where there is one.
+#[test]
+fn only_the_embedded_program_loads_libpython() {
+    let loads = |exe: &str, args: &[&str]| -> String {
+        let out = Command::new(exe)
+            .args(args)
+            .env("LD_DEBUG", "files")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .filter_map(|l| l.split("file=").nth(1))
+            .filter_map(|f| f.split_whitespace().next())
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let cli = loads(env!("CARGO_BIN_EXE_repro"), &["--version"]);
+    assert!(cli.contains("libc.so"), "LD_DEBUG shows no load: {cli}");
+    assert!(!cli.contains("libpython"), "repro loads {cli}");
+    let embedded = loads(env!("CARGO_BIN_EXE_repro-embedded"), &[]);
+    assert!(
+        embedded.contains("libpython"),
+        "repro-embedded loads {embedded}"
+    );
+}
+
+/// An embedded case needs `repro-embedded` beside `repro`; without it, the
+/// case's record says which file is missing, and nothing else fails.
+#[test]
+fn an_embedded_case_without_its_program_names_it() {
+    // Under target/ (CARGO_TARGET_TMPDIR), where a hard link to the binary
+    // can be made.
+    let alone = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let repro = alone.path().join("repro");
+    // A hard link: this path, as /proc/self/exe gives it, with no sibling.
+    std::fs::hard_link(env!("CARGO_BIN_EXE_repro"), &repro).unwrap();
+    let run = |runtime: &str| {
+        let out = Command::new(&repro)
+            .args([
+                "run",
+                "shared-epoll",
+                "--runtime",
+                runtime,
+                "--variant",
+                "fixed",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run("embedded");
+    assert_eq!(code, Some(3), "{out}");
+    let missing = alone.path().join("repro-embedded");
+    assert!(
+        out.contains(&format!("{} is missing", missing.display())) && out.contains("\"error\""),
+        "{out}"
+    );
+    let (code, out) = run("rust");
+    assert_eq!(code, Some(0), "{out}");
+}
+
 /// pyrepro writes its records without the json package (its import is a
 /// share of every case's start-up): the same text as `json.dumps` for
 /// everything a record holds, and refusal of what json refuses.

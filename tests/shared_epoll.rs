@@ -83,7 +83,7 @@ fn every_case_verdict_symptom_and_evidence() {
                     "{lib} is not Python {}{show}",
                     py.version
                 );
-                assert!(py.executable.ends_with("/repro"), "{show}");
+                assert!(py.executable.ends_with("/repro-embedded"), "{show}");
             }
         }
     });

@@ -17,8 +17,8 @@ fn main() {
         "cargo:rustc-env=PYHOST_PYTHON_FREE_THREADED={}",
         if config.is_free_threaded() { "1" } else { "" }
     );
-    // For this crate's own test binary; the `repro` binary's build script
-    // adds the same rpath for itself.
+    // For this crate's own test binary; the root package's build script
+    // adds the same rpath for `repro-embedded`.
     pyo3_build_config::add_libpython_rpath_link_args();
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
     println!("cargo:rerun-if-env-changed=PYO3_CONFIG_FILE");

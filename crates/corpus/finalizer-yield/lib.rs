@@ -26,10 +26,7 @@ use std::rc::Rc;
 
 /// What the `corpus` crate registers: the Rust variants (and the embedded
 /// ones written in Rust).
-pub const RUNS: harness::scenario::Runs = harness::scenario::Runs {
-    rust: Some(run),
-    embedded_native: None,
-};
+pub const RUNS: harness::scenario::Runs = harness::scenario::Runs { rust: Some(run) };
 
 /// The symptom id: a destructor re-entered the executor running it.
 pub const REENTERED_EXECUTOR: &str = "reentered-executor";

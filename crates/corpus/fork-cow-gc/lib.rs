@@ -23,10 +23,7 @@ use serde_json::json;
 use std::sync::Arc;
 
 /// What the `corpus` crate registers: the Rust variants.
-pub const RUNS: harness::scenario::Runs = harness::scenario::Runs {
-    rust: Some(run),
-    embedded_native: None,
-};
+pub const RUNS: harness::scenario::Runs = harness::scenario::Runs { rust: Some(run) };
 
 /// The symptom id: the worker made the shared pages its own.
 pub const PAGES_COPIED: &str = "pages-copied";

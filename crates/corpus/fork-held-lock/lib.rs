@@ -5,7 +5,8 @@
 //! variants and how each reaches its verdict; `repro diff fork-held-lock` shows
 //! each fix, read from the code marked `FIX`.
 //!
-//! The embedded form (`broken-native-fork`, see [`native`]): a Python thread
+//! The embedded form (`broken-native-fork`, in `native.rs` beside this file,
+//! compiled into `repro-embedded`, which links libpython): a Python thread
 //! holds the GIL, and Rust calls `fork()` itself. CPython's at-fork handling
 //! (`PyOS_BeforeFork`/`PyOS_AfterFork_*`, which `os.fork` runs) never runs,
 //! and the child's first `Python::attach` waits forever for the GIL.
@@ -21,8 +22,6 @@
 //! the evidence shows that the futex word the child waits on lies inside
 //! [`LOCK`].
 
-pub mod native;
-
 use harness::fork::{describe, fork_child};
 use harness::hang::{self, Watched};
 use harness::scenario::Observation;
@@ -34,12 +33,8 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{MutexGuard, mpsc};
 
-/// What the `corpus` crate registers: the Rust variants (and the embedded
-/// ones written in Rust).
-pub const RUNS: harness::scenario::Runs = harness::scenario::Runs {
-    rust: Some(run),
-    embedded_native: Some(native::NATIVE),
-};
+/// What the `corpus` crate registers: the Rust variants.
+pub const RUNS: harness::scenario::Runs = harness::scenario::Runs { rust: Some(run) };
 
 /// The symptom id: the child is deadlocked on a lock it inherited held.
 pub const CHILD_DEADLOCK: &str = "child-deadlock";
@@ -204,7 +199,8 @@ fn fork_and_watch(obs: &mut Observation, holding: &str) -> Result<(), String> {
 /// Watches `child` (its progress on `progress`) until it finishes or
 /// deadlocks, kills it if it deadlocked, reaps it, and notes all of it in
 /// `obs` and in the timeline; `explain` adds what the deadlock means here.
-pub(crate) fn watch_and_reap(
+/// The native embedded variants (`native.rs`) watch their child with it too.
+pub fn watch_and_reap(
     obs: &mut Observation,
     mut tr: Trace,
     child: harness::fork::ForkedChild,

@@ -19,7 +19,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-/// The embedded-native variants, for the `repro` binary.
+/// The embedded-native variants, for `repro-embedded`.
 pub const NATIVE: NativeRun = NativeRun {
     variants: &["broken-native-fork", "fixed-native-fork"],
     run,

@@ -21,10 +21,7 @@ use std::collections::BTreeMap;
 use std::io::Read;
 
 /// What the `corpus` crate registers: the Rust variants.
-pub const RUNS: harness::scenario::Runs = harness::scenario::Runs {
-    rust: Some(run),
-    embedded_native: None,
-};
+pub const RUNS: harness::scenario::Runs = harness::scenario::Runs { rust: Some(run) };
 
 /// The symptom id: two processes drew the same numbers.
 pub const SAME_RANDOM_NUMBERS: &str = "same-random-numbers";

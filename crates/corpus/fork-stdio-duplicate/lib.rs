@@ -24,10 +24,7 @@ use std::io::{BufWriter, LineWriter, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
 /// What the `corpus` crate registers: the Rust variants.
-pub const RUNS: harness::scenario::Runs = harness::scenario::Runs {
-    rust: Some(run),
-    embedded_native: None,
-};
+pub const RUNS: harness::scenario::Runs = harness::scenario::Runs { rust: Some(run) };
 
 /// The symptom id: a line printed once is in the stream twice.
 pub const DUPLICATED_OUTPUT: &str = "duplicated-output";

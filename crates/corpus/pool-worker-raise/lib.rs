@@ -38,10 +38,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What the `corpus` crate registers: the Rust variants (and the embedded
 /// ones written in Rust).
-pub const RUNS: harness::scenario::Runs = harness::scenario::Runs {
-    rust: Some(run),
-    embedded_native: None,
-};
+pub const RUNS: harness::scenario::Runs = harness::scenario::Runs { rust: Some(run) };
 
 /// The symptom id: terminating the pool never returns.
 pub const TERMINATE_DEADLOCK: &str = "terminate-deadlock";

@@ -31,10 +31,7 @@ use std::os::unix::net::UnixStream;
 
 /// What the `corpus` crate registers: the Rust variants (and the embedded
 /// ones written in Rust).
-pub const RUNS: harness::scenario::Runs = harness::scenario::Runs {
-    rust: Some(run),
-    embedded_native: None,
-};
+pub const RUNS: harness::scenario::Runs = harness::scenario::Runs { rust: Some(run) };
 
 /// The symptom id: the loop got an event for an fd with no handler.
 pub const UNKNOWN_FD_EVENT: &str = "unknown-fd-event";

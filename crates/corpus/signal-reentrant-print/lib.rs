@@ -29,10 +29,7 @@ use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// What the `corpus` crate registers: the Rust variants.
-pub const RUNS: harness::scenario::Runs = harness::scenario::Runs {
-    rust: Some(run),
-    embedded_native: None,
-};
+pub const RUNS: harness::scenario::Runs = harness::scenario::Runs { rust: Some(run) };
 
 /// The symptom id: the handler re-entered the stream it interrupted.
 pub const REENTRANT_CALL: &str = "reentrant-call";

@@ -32,10 +32,7 @@ use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 
 /// What the `corpus` crate registers: the Rust variants (and the embedded
 /// ones written in Rust).
-pub const RUNS: harness::scenario::Runs = harness::scenario::Runs {
-    rust: Some(run),
-    embedded_native: None,
-};
+pub const RUNS: harness::scenario::Runs = harness::scenario::Runs { rust: Some(run) };
 
 /// The symptom id: the parent's SIGTERM handler ran for a signal the parent
 /// never received.

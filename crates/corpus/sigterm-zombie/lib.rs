@@ -38,10 +38,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 /// What the `corpus` crate registers: the Rust variants (and the embedded
 /// ones written in Rust).
-pub const RUNS: harness::scenario::Runs = harness::scenario::Runs {
-    rust: Some(run),
-    embedded_native: None,
-};
+pub const RUNS: harness::scenario::Runs = harness::scenario::Runs { rust: Some(run) };
 
 /// The symptom id: the worker's child outlived it and became a zombie of a
 /// process that never waits for it.

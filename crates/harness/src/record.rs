@@ -19,7 +19,8 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Runtime {
-    /// The Rust-native variant, in the `repro` binary itself.
+    /// The Rust-native variant, in the `repro` binary itself
+    /// (`repro internal-run`).
     Rust,
     /// `python -m pyrepro run …` on a standalone interpreter.
     Python,

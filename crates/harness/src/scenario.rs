@@ -35,7 +35,9 @@ pub type RustRun = fn(variant: &str) -> Result<Observation, String>;
 
 /// Embedded-runtime variants written in Rust: code that drives the embedded
 /// interpreter itself (say, a native `fork()` while a Python thread holds
-/// the GIL), run through `pyhost::run_native`.
+/// the GIL), run through `pyhost::run_native`. A scenario's `native.rs`
+/// declares `pub const NATIVE: NativeRun`; it is compiled into
+/// `repro-embedded` only, the one program that links libpython.
 #[derive(Debug, Clone, Copy)]
 pub struct NativeRun {
     /// The variant ids this handles; other embedded variants run pyrepro.
@@ -44,23 +46,19 @@ pub struct NativeRun {
     pub run: RustRun,
 }
 
-/// What a scenario runs in Rust: its Rust variants and its embedded
-/// variants written in Rust, if it has any. A scenario's `lib.rs` declares
-/// `pub const RUNS: Runs`; one without a `lib.rs` has [`Runs::NONE`].
+/// What a scenario runs in Rust: its Rust variants, if it has any. A
+/// scenario's `lib.rs` declares `pub const RUNS: Runs`; one without a
+/// `lib.rs` has [`Runs::NONE`]. (Its embedded variants written in Rust are
+/// a [`NativeRun`], apart.)
 #[derive(Debug, Clone, Copy)]
 pub struct Runs {
     /// The Rust-native variants, if it has any.
     pub rust: Option<RustRun>,
-    /// Embedded-runtime variants written in Rust, if it has any.
-    pub embedded_native: Option<NativeRun>,
 }
 
 impl Runs {
     /// A scenario with no Rust code: its cases are all pyrepro's.
-    pub const NONE: Runs = Runs {
-        rust: None,
-        embedded_native: None,
-    };
+    pub const NONE: Runs = Runs { rust: None };
 }
 
 /// One scenario as the `repro` binary knows it: its directory's files,

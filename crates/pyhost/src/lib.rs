@@ -16,7 +16,7 @@
 //! pair one version's libpython with another's standard library. A canary
 //! that tests a different Python than it claims is worthless. So:
 //!
-//! 1. the `repro` binary carries an rpath to the build interpreter's
+//! 1. the `repro-embedded` binary carries an rpath to the build interpreter's
 //!    `LIBDIR` (its build script), so the loader finds the right library;
 //! 2. [`initialize`] sets `PyConfig.program_name` to the build interpreter's
 //!    executable, so CPython finds the matching standard library;

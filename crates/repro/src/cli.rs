@@ -190,7 +190,7 @@ pub enum Command {
         embeddable: bool,
     },
     /// Run one case in this process and print its verdict record (what the
-    /// supervisor spawns for the rust and embedded runtimes).
+    /// supervisor spawns for the rust runtime).
     #[command(hide = true)]
     InternalRun {
         scenario: String,

@@ -140,12 +140,14 @@ pub fn exercise(
         None => {
             let scenario_dir = root.join(sc.def.dir);
             std::fs::copy(scenario_dir.join("lib.rs"), &dest).map_err(fail)?;
-            // Its other modules (`pub mod native;`), where a non-mod.rs
+            // Its other modules (`mod <name>;` in lib.rs), where a non-mod.rs
             // file's submodules go: src/scenario/<name>.rs.
             for entry in std::fs::read_dir(&scenario_dir).map_err(fail)? {
                 let path = entry.map_err(fail)?.path();
                 let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-                if name.ends_with(".rs") && name != "lib.rs" {
+                // native.rs is repro-embedded's (pyo3), not the Rust
+                // variants'.
+                if name.ends_with(".rs") && name != "lib.rs" && name != "native.rs" {
                     let sub = dir.join("src").join("scenario");
                     std::fs::create_dir_all(&sub).map_err(fail)?;
                     std::fs::copy(&path, sub.join(name)).map_err(fail)?;

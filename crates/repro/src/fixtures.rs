@@ -58,10 +58,7 @@ expect = "behaved"
 about = "prints a line that is not a verdict record"
 "#,
     lesson: "# fixture\n\nProcesses that hang, crash, leak or print garbage.\n",
-    runs: Runs {
-        rust: Some(run),
-        embedded_native: None,
-    },
+    runs: Runs { rust: Some(run) },
 };
 
 /// Blocks the calling thread forever: it reads from a socket whose other end

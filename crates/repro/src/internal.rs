@@ -1,6 +1,7 @@
-//! `repro internal-run`: the scenario process for the rust and embedded
-//! runtimes. Runs one case here and prints its record; the supervisor, in
-//! the parent `repro`, does the rest.
+//! `repro internal-run`: the scenario process for the rust runtime. Runs
+//! one case here and prints its record; the supervisor, in the parent
+//! `repro`, does the rest. (The embedded runtime's is `repro-embedded`,
+//! the one program that links libpython.)
 
 use crate::registry;
 use harness::record::Runtime;
@@ -22,12 +23,7 @@ pub fn exec(scenario_id: &str, runtime: Runtime, variant: &str) -> Result<(), St
             let outcome = run(variant);
             scenario::record(scenario_id, runtime, variant, None, start, outcome)
         }
-        Runtime::Embedded => match def.runs.embedded_native {
-            Some(native) if native.variants.contains(&variant) => {
-                pyhost::run_native(&registry::root(), scenario_id, variant, native.run)
-            }
-            _ => pyhost::run_case(&registry::root(), scenario_id, variant),
-        },
+        Runtime::Embedded => return Err("the embedded runtime runs as `repro-embedded`".into()),
         Runtime::Python => return Err("the python runtime runs as `python -m pyrepro`".into()),
     };
     println!("{}", record.to_json_line());

@@ -53,7 +53,7 @@ pub fn load_for(selection: &str) -> Result<Vec<Scenario>, SpecError> {
 }
 
 /// One scenario's definition (its Rust code), without parsing any spec:
-/// for `repro internal-run`, which every rust and embedded case starts
+/// for `repro internal-run`, which every rust case starts
 /// with (parsing the corpus's 57 KB of TOML was a third of its start-up).
 /// The spec is checked by the `repro` that started it.
 pub fn def(id: &str) -> Option<ScenarioDef> {

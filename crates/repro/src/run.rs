@@ -195,20 +195,20 @@ fn command_for(case: Case<'_>, py: &PythonChoice) -> Result<Command, String> {
             cmd.args(["-S", "-c", PYREPRO_MAIN, "run", case.scenario, case.variant]);
             cmd
         }
-        Runtime::Rust | Runtime::Embedded => {
-            // The embedded interpreter imports pyrepro too: compiled by the
-            // executable it was built against (the same cache tag).
-            if case.runtime == Runtime::Embedded && !pyhost::BUILT_FOR.executable.is_empty() {
-                warm(std::path::Path::new(pyhost::BUILT_FOR.executable));
-            }
+        Runtime::Rust => {
             let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
             let mut cmd = Command::new(exe);
-            cmd.args([
-                "internal-run",
-                case.scenario,
-                case.runtime.as_str(),
-                case.variant,
-            ]);
+            cmd.args(["internal-run", case.scenario, "rust", case.variant]);
+            cmd
+        }
+        Runtime::Embedded => {
+            // The embedded interpreter imports pyrepro too: compiled by the
+            // executable it was built against (the same cache tag).
+            if !pyhost::BUILT_FOR.executable.is_empty() {
+                warm(std::path::Path::new(pyhost::BUILT_FOR.executable));
+            }
+            let mut cmd = Command::new(embedded_exe()?);
+            cmd.args([case.scenario, case.variant]);
             cmd
         }
     };
@@ -228,6 +228,23 @@ fn command_for(case: Case<'_>, py: &PythonChoice) -> Result<Command, String> {
         .env("REPRO_ROOT", &root)
         .current_dir(&root);
     Ok(cmd)
+}
+
+/// `repro-embedded`, beside this executable (cargo builds both): the
+/// embedded runtime's scenario process, the one program that links
+/// libpython.
+fn embedded_exe() -> Result<std::path::PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let embedded = exe.with_file_name("repro-embedded");
+    if embedded.is_file() {
+        Ok(embedded)
+    } else {
+        Err(format!(
+            "{} is missing: the embedded runtime runs there (cargo build builds it beside {})",
+            embedded.display(),
+            exe.display()
+        ))
+    }
 }
 
 /// A command running `program` with `cmd`'s environment changes and

@@ -21,10 +21,7 @@ use serde_json::json;
 use std::os::fd::{AsFd, AsRawFd};
 
 /// What the `corpus` crate registers: the Rust variants.
-pub const RUNS: harness::scenario::Runs = harness::scenario::Runs {
-    rust: Some(run),
-    embedded_native: None,
-};
+pub const RUNS: harness::scenario::Runs = harness::scenario::Runs { rust: Some(run) };
 
 /// The symptom id: the parent's read of the pipe would never see EOF.
 pub const EOF_NEVER_COMES: &str = "eof-never-comes";

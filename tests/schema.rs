@@ -164,12 +164,12 @@ fn only_the_embedded_program_loads_libpython() {
 /// case's record says which file is missing, and nothing else fails.
 #[test]
 fn an_embedded_case_without_its_program_names_it() {
-    // Under target/ (CARGO_TARGET_TMPDIR), where a hard link to the binary
-    // can be made.
-    let alone = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // A copy (a symbolic link would resolve back to target/, a hard link
+    // needs a writable directory there, which test-nonroot's user lacks):
+    // its own path, as /proc/self/exe gives it, with no sibling.
+    let alone = tempfile::tempdir().unwrap();
     let repro = alone.path().join("repro");
-    // A hard link: this path, as /proc/self/exe gives it, with no sibling.
-    std::fs::hard_link(env!("CARGO_BIN_EXE_repro"), &repro).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_repro"), &repro).unwrap();
     let run = |runtime: &str| {
         let out = Command::new(&repro)
             .args([

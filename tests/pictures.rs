@@ -65,17 +65,25 @@ fn run_svg_draws_each_case() {
 }
 
 /// `repro report` on the suite's small canary (crate::canary::small: one
-/// drift cell), into `dir`. Returns the page's path.
+/// drift cell), into `dir`, and nothing else: with an empty project root
+/// (REPRO_ROOT), so that a kernel canary's or a bench's report left in
+/// target/ by an earlier `make canary-kernels` or `make bench` is not
+/// drawn too. Returns the page's path.
 fn report_of_the_small_canary(dir: &Path) -> PathBuf {
     let canary = &crate::canary::small().out;
     let page = dir.join("report").join("index.html");
-    let ran = repro(&[
-        "report",
-        "--canary",
-        canary.join("matrix.json").to_str().unwrap(),
-        "--out",
-        page.to_str().unwrap(),
-    ]);
+    let root = dir.join("root");
+    std::fs::create_dir_all(&root).unwrap();
+    let ran = crate::util::repro_env(
+        &[
+            "report",
+            "--canary",
+            canary.join("matrix.json").to_str().unwrap(),
+            "--out",
+            page.to_str().unwrap(),
+        ],
+        &[("REPRO_ROOT", root.to_str().unwrap())],
+    );
     assert_eq!(ran.code(), Some(0), "{}", ran.show());
     assert!(ran.stdout().contains("1 drift"), "{}", ran.show());
     page

@@ -474,8 +474,14 @@ pub fn run_dir() -> &'static std::path::Path {
     static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
         let base = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("shared");
-        let run = std::env::var("NEXTEST_RUN_ID")
-            .unwrap_or_else(|_| format!("pid-{}", std::process::id()));
+        // One test process (cargo test) is one run: its pid, and its start
+        // time, since a pid comes back (within the hour a run's directory
+        // is kept, here: a later run would have read an earlier one's).
+        let run = std::env::var("NEXTEST_RUN_ID").unwrap_or_else(|_| {
+            let pid = std::process::id();
+            let stat = harness::procfs::stat(pid as i32).expect("/proc/self/stat");
+            format!("pid-{pid}-{}", stat.starttime)
+        });
         let hour = std::time::Duration::from_secs(3600);
         for old in std::fs::read_dir(&base).into_iter().flatten().flatten() {
             let stale = old

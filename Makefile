@@ -22,8 +22,10 @@ help:
 setup:
 	@ci/setup.sh
 
+# cargo build, not cargo run: it builds repro-embedded too.
 demo: setup
-	$(CARGO) run --release --quiet -- run all --runtime all --variant all
+	$(CARGO) build --release --quiet
+	./target/release/repro run all --runtime all --variant all
 
 # Then the ignored tests (too slow for a plain cargo test, which stays near
 # one run of the corpus): the scaffold (`repro new` in a copy of the tree,

@@ -199,6 +199,35 @@ fn an_embedded_case_without_its_program_names_it() {
     assert_eq!(code, Some(0), "{out}");
 }
 
+/// `cargo run` rebuilds `repro` only: a `repro-embedded` built from other
+/// sources (another stamp, crates/repro/build.rs) refuses the case with a
+/// record that says so, rather than run stale code; with `repro`'s stamp,
+/// the same case runs.
+#[test]
+fn an_embedded_program_from_other_sources_refuses_the_case() {
+    let run = |stamp: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_repro-embedded"))
+            .args(["shared-epoll", "fixed"])
+            .env("REPRO_EMBEDDED_STAMP", stamp)
+            .env("REPRO_ROOT", env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        let record = harness::record::Record::from_json_line(text.trim()).unwrap();
+        (record, text)
+    };
+    let (r, text) = run("0123456789abcdef");
+    assert_eq!(r.verdict, harness::record::Verdict::Error, "{text}");
+    let reason = r.reason.unwrap_or_default();
+    assert!(
+        reason.contains("built from other sources") && reason.contains("\"0123456789abcdef\""),
+        "{text}"
+    );
+    let (r, text) = run(env!("REPRO_EMBEDDED_STAMP"));
+    assert_eq!(r.verdict, harness::record::Verdict::Behaved, "{text}");
+}
+
 /// pyrepro writes its records without the json package (its import is a
 /// share of every case's start-up): the same text as `json.dumps` for
 /// everything a record holds, and refusal of what json refuses.

@@ -8,14 +8,22 @@
 //! `native.rs` (embedded variants written in Rust, which drive the
 //! interpreter through pyo3) becomes a module beside its scenario's `lib.rs`
 //! module, and `NATIVE` lists them, in id order.
+//!
+//! And one stamp for both programs (`REPRO_EMBEDDED_STAMP`): a hash of every
+//! Rust source `repro-embedded` is built from, and of the interpreter pyo3
+//! builds against. `cargo run` rebuilds `repro` only; a `repro-embedded`
+//! left from an older build then has another stamp, and refuses to run a
+//! case (`cargo build` builds both) rather than run stale code.
 
 use std::fmt::Write as _;
+use std::hash::{Hash, Hasher};
 use std::path::Path;
 
 fn main() {
     pyo3_build_config::add_libpython_rpath_link_args();
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
     println!("cargo:rerun-if-env-changed=PYO3_CONFIG_FILE");
+    stamp();
 
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/corpus");
     // A directory added or removed reruns this script; so does a native.rs.
@@ -58,4 +66,53 @@ fn main() {
     .unwrap();
     let dest = Path::new(&std::env::var("OUT_DIR").unwrap()).join("native.rs");
     std::fs::write(dest, out).unwrap();
+}
+
+/// Emits `REPRO_EMBEDDED_STAMP` for both binaries: the sources
+/// `repro-embedded` is built from (its crates, the corpus with its
+/// `native.rs` files, its own `main`, the lock file), and PYO3_PYTHON and
+/// PYO3_CONFIG_FILE. Cargo reruns this script when any of them changes.
+fn stamp() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let inputs = [
+        "crates/harness",
+        "crates/pyhost",
+        "crates/corpus",
+        "crates/repro/src/bin/embedded.rs",
+        "crates/repro/build.rs",
+        "Cargo.lock",
+    ];
+    let mut files = Vec::new();
+    for input in inputs {
+        let path = root.join(input);
+        println!("cargo:rerun-if-changed={}", path.display());
+        collect(&path, &mut files);
+    }
+    files.sort();
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    for file in &files {
+        file.hash(&mut hasher);
+        std::fs::read(file)
+            .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+            .hash(&mut hasher);
+    }
+    for var in ["PYO3_PYTHON", "PYO3_CONFIG_FILE"] {
+        std::env::var_os(var).hash(&mut hasher);
+    }
+    println!(
+        "cargo:rustc-env=REPRO_EMBEDDED_STAMP={:016x}",
+        hasher.finish()
+    );
+}
+
+/// Every file under `path` (or `path` itself).
+fn collect(path: &Path, files: &mut Vec<std::path::PathBuf>) {
+    match std::fs::read_dir(path) {
+        Ok(entries) => {
+            for entry in entries.flatten() {
+                collect(&entry.path(), files);
+            }
+        }
+        Err(_) => files.push(path.to_owned()),
+    }
 }

@@ -208,7 +208,10 @@ fn command_for(case: Case<'_>, py: &PythonChoice) -> Result<Command, String> {
                 warm(std::path::Path::new(pyhost::BUILT_FOR.executable));
             }
             let mut cmd = Command::new(embedded_exe()?);
-            cmd.args([case.scenario, case.variant]);
+            cmd.args([case.scenario, case.variant])
+                // It runs only if it was built from the same sources
+                // (crates/repro/build.rs).
+                .env("REPRO_EMBEDDED_STAMP", env!("REPRO_EMBEDDED_STAMP"));
             cmd
         }
     };

@@ -70,7 +70,7 @@ pub fn exec(id: &str, out: &mut Out) -> Result<u8, RunError> {
     out.line(&format!(
         "\n{id}: a working broken/fixed pair (a fork child keeps a pipe's write end open),\n\
          in the rust, python and embedded runtimes. Try it:\n\n    \
-         cargo run -- run {id}\n    cargo run -- explain {id}\n\n\
+         cargo build && target/debug/repro run {id}\n    target/debug/repro explain {id}\n\n\
          Then make it your scenario: CONTRIBUTING.md, step by step."
     ))?;
     Ok(exit::OK)

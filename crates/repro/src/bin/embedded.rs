@@ -28,6 +28,28 @@ fn main() -> ExitCode {
     let root: PathBuf = std::env::var_os("REPRO_ROOT")
         .filter(|r| !r.is_empty())
         .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into);
+    // Built from the same sources as the `repro` that started it (the stamp
+    // crates/repro/build.rs writes into both): `cargo run` rebuilds only
+    // `repro`, and an older `repro-embedded` must not run a case.
+    let mine = env!("REPRO_EMBEDDED_STAMP");
+    let theirs = std::env::var("REPRO_EMBEDDED_STAMP").unwrap_or_default();
+    if theirs != mine {
+        let record = harness::record::Record::supervisor(
+            scenario,
+            harness::record::Runtime::Embedded,
+            variant,
+            harness::record::Verdict::Error,
+            format!(
+                "{} was built from other sources than the repro that started it (stamp {mine}, \
+                 repro's {theirs:?}): `cargo build` builds both (`cargo run` only repro)",
+                std::env::current_exe()
+                    .map_or_else(|_| "repro-embedded".into(), |p| p.display().to_string())
+            ),
+            Vec::new(),
+        );
+        println!("{}", record.to_json_line());
+        return ExitCode::SUCCESS;
+    }
     let native = NATIVE
         .iter()
         .find(|(id, n)| id == scenario && n.variants.contains(&variant.as_str()));

@@ -24,7 +24,12 @@ fn main() {
     println!("cargo:rerun-if-env-changed=PYO3_PYTHON");
     println!("cargo:rerun-if-env-changed=PYO3_CONFIG_FILE");
     stamp();
+    natives();
+}
 
+/// Writes `$OUT_DIR/native.rs`: a module per scenario directory with a
+/// `native.rs`, and the `NATIVE` table.
+fn natives() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/corpus");
     // A directory added or removed reruns this script; so does a native.rs.
     println!("cargo:rerun-if-changed={}", corpus.display());

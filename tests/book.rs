@@ -163,11 +163,7 @@ pub fn on_python(scenario: &str, python: &str) -> (String, Vec<Record>) {
 /// ([`crate::util::expectation_pythons`]); otherwise run once per test
 /// run, so the tests that ask for the same case share it.
 pub fn case_on(scenario: &str, variant: &str, python: &str) -> (Record, String) {
-    let whole = Path::new(python) == book().python
-        || crate::util::expectation_pythons(scenario)
-            .iter()
-            .any(|p| p == python);
-    let (show, records) = if whole {
+    let (show, records) = if run_whole(scenario, python) {
         on_python(scenario, python)
     } else {
         let (_, ran) = once_per_run(&shared_name(&["case", scenario, variant, python]), |_| {
@@ -193,6 +189,15 @@ pub fn case_on(scenario: &str, variant: &str, python: &str) -> (Record, String) 
         .find(|r| r.variant == variant)
         .unwrap_or_else(|| panic!("no {scenario} {variant} record on {python}{show}"));
     (r, show)
+}
+
+/// Whether `scenario`'s python cases on `python` are run whole anyway: on
+/// the book's interpreter, or on one of its expectation groups'.
+pub fn run_whole(scenario: &str, python: &str) -> bool {
+    Path::new(python) == book().python
+        || crate::util::expectation_pythons(scenario)
+            .iter()
+            .any(|p| p == python)
 }
 
 /// A name for [`once_per_run`] (a directory name) from its parts.

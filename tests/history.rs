@@ -13,7 +13,7 @@
 //! (`book::case_on`). Every scenario whose scenario.toml keys an expectation by
 //! CPython version must have at least one fact checked on this machine.
 
-use crate::util::{expectation_pythons, provisioned_paths, scenario_ids, spec, test_interpreters};
+use crate::util::{provisioned_paths, scenario_ids, spec, test_interpreters};
 use harness::record::{Record, Verdict};
 use harness::spec::VersionRange;
 use std::path::{Path, PathBuf};
@@ -290,7 +290,6 @@ fn each_scenario_follows_the_history_of_its_upstream_fixes() {
     // scenario's own tests make anyway (the book's, on the default
     // interpreter); the others share their run with any other test that
     // asks for the same case.
-    let shared = |f: &Fact, py: &str| expectation_pythons(f.scenario).iter().any(|p| p == py);
     let results: Vec<(&Fact, String, Record, String)> = std::thread::scope(|s| {
         let handles: Vec<_> = runs
             .chunks(2)
@@ -335,6 +334,8 @@ fn each_scenario_follows_the_history_of_its_upstream_fixes() {
         "{} facts checked in {} runs, {} of them shared with the expectation groups",
         facts.len(),
         results.len(),
-        runs.iter().filter(|(f, py)| shared(f, py)).count()
+        runs.iter()
+            .filter(|(f, py)| crate::book::run_whole(f.scenario, py))
+            .count()
     );
 }

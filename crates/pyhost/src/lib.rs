@@ -285,7 +285,8 @@ fn project_site_packages(root: &Path, running_version: &str) -> Option<PathBuf> 
     site.is_dir().then_some(site)
 }
 
-fn error_record(scenario: &str, variant: &str, reason: String) -> Record {
+/// An embedded case that gave no verdict: an `error` record with `reason`.
+pub fn error_record(scenario: &str, variant: &str, reason: String) -> Record {
     Record::supervisor(
         scenario,
         Runtime::Embedded,

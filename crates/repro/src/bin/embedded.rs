@@ -34,18 +34,15 @@ fn main() -> ExitCode {
     let mine = env!("REPRO_EMBEDDED_STAMP");
     let theirs = std::env::var("REPRO_EMBEDDED_STAMP").unwrap_or_default();
     if theirs != mine {
-        let record = harness::record::Record::supervisor(
+        let record = pyhost::error_record(
             scenario,
-            harness::record::Runtime::Embedded,
             variant,
-            harness::record::Verdict::Error,
             format!(
                 "{} was built from other sources than the repro that started it (stamp {mine}, \
                  repro's {theirs:?}): `cargo build` builds both (`cargo run` only repro)",
                 std::env::current_exe()
                     .map_or_else(|_| "repro-embedded".into(), |p| p.display().to_string())
             ),
-            Vec::new(),
         );
         println!("{}", record.to_json_line());
         return ExitCode::SUCCESS;

@@ -393,9 +393,9 @@ pub fn on_each_expectation(scenario: &str) -> Vec<(String, Vec<Record>)> {
 }
 
 /// The interpreters [`on_each_expectation`] runs `scenario`'s python cases
-/// on: the default one, and for each distinct set of expectations
+/// on: the default one, and for each other set of expectations
 /// `scenario.toml` gives by interpreter version (say, "before 3.12" and
-/// "3.12+"), the newest interpreter that has it among
+/// "3.12+" when the default is 3.11), the newest interpreter that has it among
 /// [`test_interpreters`], a provisioned one only for a set no other has.
 /// Another test that needs one of these cases on one of these interpreters
 /// takes its record from the same run ([`crate::book::on_python`]).
@@ -422,7 +422,8 @@ pub fn expectation_pythons(scenario: &str) -> Vec<String> {
             std::cmp::Reverse(harness::spec::parse_version(&f.version)),
         )
     });
-    let mut seen: Vec<String> = Vec::new();
+    // The default interpreter's set is held by the book's run already.
+    let mut seen: Vec<String> = vec![expectations(&checked(&default))];
     let mut pythons: Vec<String> = vec![default.display().to_string()];
     for f in &found {
         let key = expectations(f);

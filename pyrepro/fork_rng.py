@@ -50,6 +50,11 @@ def prepare(variant):
         return
     from pyrepro.runner import with_site
     with_site()
+    # NumPy's OpenBLAS starts a thread per core that spins while it waits
+    # for work: 70 ms of CPU per import here, on the cores the other cases
+    # run on. Nothing here multiplies a matrix, and the generator's state
+    # is NumPy's own: one thread (read when OpenBLAS loads, at the import).
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     try:
         import numpy  # noqa: F401
     except ImportError as e:

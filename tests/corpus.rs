@@ -218,3 +218,88 @@ fn the_lesson_is_told_once() {
         ids.len()
     );
 }
+
+/// The Rust code blocks in `text`'s doc comments (`///`, `//!`): rustdoc
+/// treats a fenced block as Rust unless its info string names something
+/// else (`text`, `toml`, …), so a bare fence or one of rustdoc's own
+/// attributes (`ignore`, `no_run`, …) is one. Each as its first line's
+/// number.
+fn rust_doc_examples(text: &str) -> Vec<usize> {
+    const RUSTDOC: [&str; 10] = [
+        "rust",
+        "ignore",
+        "no_run",
+        "should_panic",
+        "compile_fail",
+        "test_harness",
+        "edition2015",
+        "edition2018",
+        "edition2021",
+        "edition2024",
+    ];
+    let mut found = Vec::new();
+    let mut open = false;
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        let Some(doc) = line
+            .strip_prefix("///")
+            .or_else(|| line.strip_prefix("//!"))
+        else {
+            continue;
+        };
+        let Some(info) = doc.trim().strip_prefix("```") else {
+            continue;
+        };
+        if !open
+            && info
+                .split([',', ' '])
+                .filter(|t| !t.is_empty())
+                .all(|t| RUSTDOC.contains(&t))
+        {
+            found.push(n + 1);
+        }
+        open = !open;
+    }
+    found
+}
+
+#[test]
+fn crates_without_doctests_have_no_rust_examples_in_their_docs() {
+    // The rule, on examples of what it must tell apart.
+    let doc = "//! ```toml\n//! a = 1\n//! ```\n/// ```\n/// let x = 1;\n/// ```\n\
+               ///   ```no_run\n///   ```\n/// ```text\n/// ```\n";
+    assert_eq!(rust_doc_examples(doc), [4, 7]);
+
+    let crates = Path::new(ROOT).join("crates");
+    let mut checked = Vec::new();
+    for krate in std::fs::read_dir(&crates)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+    {
+        let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap_or_default();
+        if !manifest.contains("\ndoctest = false") {
+            continue;
+        }
+        let mut dirs = vec![krate.clone()];
+        while let Some(dir) = dirs.pop() {
+            for path in std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()) {
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    let lines = rust_doc_examples(&text);
+                    assert!(
+                        lines.is_empty(),
+                        "{}: a Rust example in its docs (lines {lines:?}), but its crate's \
+                         Cargo.toml says doctest = false, so it would never run: make it a \
+                         test, or mark the block text",
+                        path.display()
+                    );
+                    checked.push(path);
+                }
+            }
+        }
+    }
+    // harness, pyhost and corpus (with every scenario's lib.rs).
+    assert!(checked.len() >= 20, "only {} files read", checked.len());
+}

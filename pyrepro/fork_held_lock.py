@@ -31,7 +31,6 @@ reaped.
 
 import io
 import os
-import signal
 import sys
 import threading
 import warnings
@@ -125,7 +124,7 @@ def note_watch(obs, forked, progress_r):
                     proc.futex_addr(last) or 0, last["state"], last["wchan"],
                     len(detail["samples"])))
         obs.note({"blocked_to_verdict_ms": detail["blocked_to_verdict_ms"]})
-        os.kill(forked.pid, signal.SIGKILL)
+        os.kill(forked.pid, proc.SIGKILL)
         obs.note("child %d: %s (killed: deadlocked)" % (forked.pid, forked.wait()))
         return True
     if outcome == "undecided":
@@ -319,7 +318,7 @@ def mp_case(method):
                          if isinstance(e, dict) and "child_progress" in e][0]))
     finally:
         if child.exitcode is None:
-            os.kill(child.pid, signal.SIGKILL)
+            os.kill(child.pid, proc.SIGKILL)
             child.join()
         progress_r.close()
         proc.stop_multiprocessing_tracker()

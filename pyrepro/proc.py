@@ -19,7 +19,8 @@ Mirrors crates/harness/src/fork.rs and procfs.rs:
 * ``watch_for_deadlock(pid, progress_fd)``: crates/harness/src/hang.rs in
   Python: waits on the child's progress pipe, samples /proc while it is
   quiet, and calls it deadlocked after STABLE_SAMPLES identical futex-wait
-  samples.
+  samples, with nothing in between but wake-ups that cost less than
+  WAKE_CPU_BUDGET_NS of CPU (a timed wait going back to the same wait).
 """
 
 import ctypes
@@ -243,6 +244,10 @@ def epoll_targets(pid, fd):
 #: harness::hang's constants, in seconds.
 SAMPLE_EVERY = 0.010
 STABLE_SAMPLES = 3
+#: hang.rs's WAKE_CPU_BUDGET: the CPU a thread may spend, from the first of a
+#: run of identical futex-wait samples, and still count as waiting when a
+#: sample finds it out of the wait (a timed wait's wake-ups take microseconds).
+WAKE_CPU_BUDGET_NS = 1000000
 
 
 def _give_up_after():
@@ -313,26 +318,53 @@ def sample(pid, quiet_s, tid=None):
     fields = _stat_fields(base)
     if fields is None:
         return None
+    schedstat = _read(base + "/schedstat")
     return {
         "quiet_ms": int(quiet_s * 1000),
         "state": fields[0],
         "syscall": _read(base + "/syscall") or "",
         "wchan": _read(base + "/wchan") or "",
+        "cpu_ns": int(schedstat.split()[0]) if schedstat else None,
     }
 
 
 def in_futex_wait(s):
+    """Asleep in a futex wait. wchan stands in only when the syscall file
+    could not be read: ``running`` (the thread ran between the reads) is
+    not a wait."""
     words = s["syscall"].split()
     if s["state"] != "S":
         return False
-    if words and words[0].isdigit():
-        return int(words[0]) in syscalls("futex")
-    return "futex" in s["wchan"]
+    if not words:
+        return "futex" in s["wchan"]
+    return words[0].isdigit() and int(words[0]) in syscalls("futex")
+
+
+def only_woke(first, now):
+    """Whether a thread found out of its wait has spent less than
+    WAKE_CPU_BUDGET_NS on a CPU since ``first``, the first sample of a run
+    of identical waits (unknown: no)."""
+    return (first is not None and first["cpu_ns"] is not None
+            and now["cpu_ns"] is not None
+            and now["cpu_ns"] - first["cpu_ns"] < WAKE_CPU_BUDGET_NS)
 
 
 def futex_addr(s):
     words = s["syscall"].split()
     return int(words[1], 16) if len(words) > 1 else None
+
+
+def observe(stable, s):
+    """One more sample into ``stable``, the run of identical futex-wait
+    samples so far; returns the run, restarted where the sample breaks it
+    (hang.rs's ``Stable::observe``)."""
+    if in_futex_wait(s):
+        if stable and stable[-1]["syscall"] != s["syscall"]:
+            stable = []
+        return stable + [s]
+    if stable and only_woke(stable[0], s):
+        return stable
+    return []
 
 
 def watch_for_deadlock(pid, progress_fd):
@@ -359,11 +391,7 @@ def watch_for_deadlock(pid, progress_fd):
         s = sample(pid, time.monotonic() - last_progress)
         if s is None:
             return "finished", progress, None
-        same = bool(stable) and stable[-1]["syscall"] == s["syscall"]
-        if not in_futex_wait(s) or not same:
-            stable = []
-        if in_futex_wait(s):
-            stable.append(s)
+        stable = observe(stable, s)
         if len(stable) >= STABLE_SAMPLES:
             blocked_ms = (time.monotonic() - last_progress) * 1000.0
             return "deadlocked", progress, {"samples": stable,

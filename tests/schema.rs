@@ -75,6 +75,47 @@ except ValueError as e:
     assert!(!text.contains("ACCEPTED"), "{text}");
 }
 
+/// pyrepro's deadlock rule (`proc.observe`, `proc.in_futex_wait`) is
+/// harness::hang's, sample for sample: the same runs of futex waits, the
+/// same wake-ups that do not break a run, the same budget.
+#[test]
+fn pyrepro_calls_a_deadlock_where_the_harness_does() {
+    let script = r#"
+from pyrepro import proc
+nr = proc.syscalls("futex")[0]
+wait = "%d 0x7f884774e6f0 0x89 0x0 0x0 0x7ffd 0x0 0x7ffd 0x7f12" % nr
+other = "%d 0x7f884774e6f4 0x89 0x0 0x0 0x7ffd 0x0 0x7ffd 0x7f12" % nr
+def at(state, syscall, cpu_us, wchan=""):
+    return {"quiet_ms": 0, "state": state, "syscall": syscall, "wchan": wchan,
+            "cpu_ns": None if cpu_us is None else cpu_us * 1000}
+def run(samples):
+    stable, out = [], []
+    for s in samples:
+        stable = proc.observe(stable, s)
+        out.append(len(stable) >= proc.STABLE_SAMPLES)
+    return "".join("D" if d else "." for d in out)
+print("budget", proc.WAKE_CPU_BUDGET_NS)
+print(run([at("S", wait, 100), at("R", "running", 130), at("S", wait, 160),
+           at("R", "running", 190), at("S", wait, 220)]))
+print(run([at("S", wait, 100), at("S", wait, 110), at("R", "running", 2110),
+           at("S", wait, 2120), at("S", wait, 2130), at("S", wait, 2140)]))
+print(run([at("S", wait, 100), at("S", wait, 110), at("S", other, 120),
+           at("S", other, 130), at("R", "running", None), at("S", other, None),
+           at("S", other, None), at("S", other, None)]))
+print(proc.in_futex_wait(at("S", "running", 0, "futex_do_wait")),
+      proc.in_futex_wait(at("S", "", 0, "futex_do_wait")))
+"#;
+    let out = python().args(["-c", script]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let budget = harness::hang::WAKE_CPU_BUDGET.as_nanos();
+    // The same sequences as harness::hang's unit test, the same answers.
+    assert_eq!(
+        text,
+        format!("budget {budget}\n....D\n.....D\n.......D\nFalse True\n")
+    );
+}
+
 #[test]
 fn scenario_environment_is_controlled() {
     // What the user's shell exports must not reach the scenario process.

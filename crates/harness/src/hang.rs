@@ -19,6 +19,16 @@
 //! [`Watched::Finished`] when the pipe reaches EOF (the child exited or closed
 //! it). A busy or merely slow child never matches: it moves, or it runs.
 //!
+//! A thread in a *timed* wait comes out of it and goes back: CPython's GIL
+//! wait returns every 5 ms to ask the holder to let go, so a child that
+//! waits for a GIL whose holder does not exist (the native-fork case) is
+//! out of its futex now and then, for microseconds. A sample that catches
+//! it there does not restart the count if the thread has spent less than
+//! [`WAKE_CPU_BUDGET`] on a CPU since the first identical sample
+//! (`/proc/<pid>/schedstat`): it woke, did nothing and went back to the
+//! same wait. A thread that works spends more, and restarts the count, as
+//! does any sample that shows another wait.
+//!
 //! `wchan` is kept as supporting evidence only: its names differ across
 //! kernels. When `/proc/<pid>/syscall` is unreadable (some hardened kernels),
 //! a `wchan` containing `futex` stands in for it.
@@ -34,6 +44,10 @@ use std::time::{Duration, Instant};
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(10);
 /// Consecutive identical futex-wait samples that make a deadlock.
 pub const STABLE_SAMPLES: usize = 3;
+/// CPU time a thread may spend, from the first of a run of identical
+/// futex-wait samples, and still count as waiting when a sample finds it
+/// out of the wait: a timed wait's wake-ups take microseconds each.
+pub const WAKE_CPU_BUDGET: Duration = Duration::from_millis(1);
 /// Past this, a child that neither finishes nor blocks is reported as
 /// undecided (the supervisor's watchdog remains the outer bound), when no
 /// deadline is known.
@@ -149,20 +163,22 @@ pub struct Sample {
     pub syscall: String,
     /// `wchan` (supporting evidence).
     pub wchan: String,
+    /// Time on a CPU so far (`/proc/<pid>/schedstat`), where readable.
+    #[serde(skip)]
+    pub cpu: Option<Duration>,
 }
 
 impl Sample {
-    /// Whether this sample shows a thread asleep in a futex wait.
+    /// Whether this sample shows a thread asleep in a futex wait. `wchan`
+    /// stands in only when the `syscall` file could not be read: `running`
+    /// (the thread ran between the reads of `stat` and `syscall`) is not a
+    /// wait.
     pub fn in_futex_wait(&self) -> bool {
-        let nr = self
-            .syscall
-            .split_whitespace()
-            .next()
-            .and_then(|w| w.parse().ok());
+        let first = self.syscall.split_whitespace().next();
         self.state == "S"
-            && match nr {
-                Some(nr) => is_futex_syscall(nr),
+            && match first {
                 None => self.wchan.contains("futex"),
+                Some(word) => word.parse().is_ok_and(is_futex_syscall),
             }
     }
 
@@ -181,7 +197,49 @@ fn sample(pid: i32, quiet: Duration) -> Option<Sample> {
         state: stat.state.to_string(),
         syscall: syscall.trim().to_owned(),
         wchan: procfs::wchan(pid).unwrap_or_default(),
+        cpu: std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
+            .ok()
+            .and_then(|t| t.split_whitespace().next()?.parse().ok())
+            .map(Duration::from_nanos),
     })
+}
+
+/// A run of identical futex-wait samples: the deadlock's evidence, as it
+/// builds up.
+#[derive(Debug, Default)]
+struct Stable {
+    samples: Vec<Sample>,
+}
+
+impl Stable {
+    /// Takes one more sample; true once [`STABLE_SAMPLES`] identical
+    /// futex-wait samples have been seen with nothing in between but
+    /// wake-ups (see the module's doc).
+    fn observe(&mut self, now: Sample) -> bool {
+        if now.in_futex_wait() {
+            if self
+                .samples
+                .last()
+                .is_some_and(|l| l.syscall != now.syscall)
+            {
+                self.samples.clear();
+            }
+            self.samples.push(now);
+        } else if !self.only_woke(&now) {
+            self.samples.clear();
+        }
+        self.samples.len() >= STABLE_SAMPLES
+    }
+
+    /// Whether the thread, found out of its wait, has spent less than
+    /// [`WAKE_CPU_BUDGET`] on a CPU since the run began (unknown: no).
+    fn only_woke(&self, now: &Sample) -> bool {
+        let first = self.samples.first().and_then(|s| s.cpu);
+        match (first, now.cpu) {
+            (Some(first), Some(now)) => now.saturating_sub(first) < WAKE_CPU_BUDGET,
+            _ => false,
+        }
+    }
 }
 
 /// How watching ended.
@@ -271,7 +329,7 @@ pub fn watch(pid: i32, progress: impl AsFd) -> io::Result<Watched> {
     let mut last_progress = Instant::now();
     let mut messages: Vec<String> = Vec::new();
     let mut partial = Vec::new();
-    let mut stable: Vec<Sample> = Vec::new();
+    let mut stable = Stable::default();
     loop {
         if start.elapsed() > give_up {
             let last = sample(pid, last_progress.elapsed());
@@ -296,7 +354,7 @@ pub fn watch(pid: i32, progress: impl AsFd) -> io::Result<Watched> {
                 messages.push(String::from_utf8_lossy(&line).trim().to_owned());
             }
             last_progress = Instant::now();
-            stable.clear();
+            stable = Stable::default();
             continue;
         }
         let Some(now) = sample(pid, last_progress.elapsed()) else {
@@ -304,19 +362,10 @@ pub fn watch(pid: i32, progress: impl AsFd) -> io::Result<Watched> {
             // zombie whose pipe another process still holds. Finished.
             return Ok(Watched::Finished { progress: messages });
         };
-        let same = stable
-            .last()
-            .is_some_and(|prev| prev.syscall == now.syscall);
-        if !now.in_futex_wait() || !same {
-            stable.clear();
-        }
-        if now.in_futex_wait() {
-            stable.push(now);
-        }
-        if stable.len() >= STABLE_SAMPLES {
+        if stable.observe(now) {
             return Ok(Watched::Deadlocked {
                 progress: messages,
-                samples: stable,
+                samples: stable.samples,
                 blocked_to_verdict: last_progress.elapsed(),
             });
         }
@@ -355,7 +404,61 @@ mod tests {
             state: state.into(),
             syscall: syscall.into(),
             wchan: String::new(),
+            cpu: None,
         }
+    }
+
+    /// A sample with its CPU time so far, in microseconds.
+    fn at(state: &str, syscall: &str, cpu_us: u64) -> Sample {
+        Sample {
+            cpu: Some(Duration::from_micros(cpu_us)),
+            ..s(state, syscall)
+        }
+    }
+
+    #[test]
+    fn a_timed_wait_that_only_wakes_is_still_a_deadlock_and_work_is_not() {
+        let nr = libc::SYS_futex;
+        let wait = format!("{nr} 0x7f884774e6f0 0x89 0x0 0x0 0x7ffd 0x0 0x7ffd 0x7f12");
+        let other = format!("{nr} 0x7f884774e6f4 0x89 0x0 0x0 0x7ffd 0x0 0x7ffd 0x7f12");
+        // Out of the wait twice, for microseconds each: three identical
+        // waits are a deadlock.
+        let mut stable = Stable::default();
+        let woke = [
+            at("S", &wait, 100),
+            at("R", "running", 130),
+            at("S", &wait, 160),
+            at("R", "running", 190),
+        ];
+        assert!(woke.into_iter().all(|x| !stable.observe(x)));
+        assert!(stable.observe(at("S", &wait, 220)));
+        // The thread worked (2 ms on a CPU) while out of the wait: the run
+        // starts again.
+        let mut stable = Stable::default();
+        for x in [
+            at("S", &wait, 100),
+            at("S", &wait, 110),
+            at("R", "running", 2_110),
+            at("S", &wait, 2_120),
+            at("S", &wait, 2_130),
+        ] {
+            assert!(!stable.observe(x));
+        }
+        assert!(stable.observe(at("S", &wait, 2_140)));
+        // Another wait, or a CPU time that cannot be read: it starts again.
+        let mut stable = Stable::default();
+        for x in [
+            at("S", &wait, 100),
+            at("S", &wait, 110),
+            at("S", &other, 120),
+            at("S", &other, 130),
+            s("R", "running"),
+            s("S", &other),
+            s("S", &other),
+        ] {
+            assert!(!stable.observe(x));
+        }
+        assert!(stable.observe(s("S", &other)));
     }
 
     #[test]
@@ -370,5 +473,13 @@ mod tests {
         assert!(!s("R", &format!("{nr} 0x1 0x80 0x2 0x0 0x0 0x0 0x7ffd 0x7f12")).in_futex_wait());
         assert!(!s("S", "0 0x3 0x7ffd 0x1 0x0 0x0 0x0 0x7ffd 0x7f12").in_futex_wait());
         assert!(!s("R", "running").in_futex_wait());
+        // Asleep when stat was read, running when syscall was: not a wait,
+        // whatever wchan says; wchan stands in only for an unreadable file.
+        let futex_wchan = |syscall: &str| Sample {
+            wchan: "futex_do_wait".into(),
+            ..s("S", syscall)
+        };
+        assert!(!futex_wchan("running").in_futex_wait());
+        assert!(futex_wchan("").in_futex_wait());
     }
 }

@@ -331,7 +331,7 @@ fn each_scenario_follows_the_history_of_its_upstream_fixes() {
         .map(|(f, _)| f.why)
         .collect::<std::collections::BTreeSet<_>>();
     eprintln!(
-        "{} facts checked in {} runs, {} of them shared with the expectation groups",
+        "{} facts checked in {} runs, {} of them shared with the book or an expectation group",
         facts.len(),
         results.len(),
         runs.iter()

@@ -197,10 +197,7 @@ fn sample(pid: i32, quiet: Duration) -> Option<Sample> {
         state: stat.state.to_string(),
         syscall: syscall.trim().to_owned(),
         wchan: procfs::wchan(pid).unwrap_or_default(),
-        cpu: std::fs::read_to_string(format!("/proc/{pid}/schedstat"))
-            .ok()
-            .and_then(|t| t.split_whitespace().next()?.parse().ok())
-            .map(Duration::from_nanos),
+        cpu: procfs::cpu_time(pid).ok(),
     })
 }
 

@@ -135,6 +135,21 @@ pub fn syscall(pid: i32) -> io::Result<Option<i64>> {
     Ok(text.split_whitespace().next().and_then(|w| w.parse().ok()))
 }
 
+/// The time `pid` (its main thread) has spent on a CPU so far, from the
+/// first field of `/proc/<pid>/schedstat` (nanoseconds).
+///
+/// # Errors
+/// If the process is gone, or the kernel has no schedstat (no
+/// `CONFIG_SCHED_INFO`).
+pub fn cpu_time(pid: i32) -> io::Result<std::time::Duration> {
+    let text = fs::read_to_string(format!("/proc/{pid}/schedstat"))?;
+    text.split_whitespace()
+        .next()
+        .and_then(|w| w.parse().ok())
+        .map(std::time::Duration::from_nanos)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unparsable schedstat"))
+}
+
 /// The fds of `pid` that refer to `target`, as `/proc/<pid>/fd/<n>` links
 /// name it (`pipe:[1234]`, `socket:[5678]`, a path), sorted: who holds an
 /// inherited fd open.
@@ -224,6 +239,22 @@ pub fn snapshot(pid: i32) -> Option<Snapshot> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cpu_time_grows_while_this_process_works() {
+        let me = std::process::id() as i32;
+        let before = cpu_time(me).unwrap();
+        assert!(before > std::time::Duration::ZERO);
+        // Work until the kernel has counted some of it (bounded: a second
+        // of work is far more than any schedstat tick).
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while cpu_time(me).unwrap() == before && start.elapsed().as_secs() < 1 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        }
+        assert!(cpu_time(me).unwrap() > before, "{x}");
+        assert!(cpu_time(i32::MAX).is_err());
+    }
 
     #[test]
     fn fds_to_names_the_fds_of_a_pipe() {

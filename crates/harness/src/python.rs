@@ -477,6 +477,32 @@ fn check_candidates(
 mod tests {
     use super::*;
 
+    /// Writes an executable script, by a child process: a file this
+    /// process had open for writing would be inherited by whatever another
+    /// test thread forks in that instant, and exec'ing the script before
+    /// that child execs fails with ETXTBSY ("Text file busy", seen here
+    /// once in 60 runs). The child's fd dies with it, before we exec.
+    fn write_script(path: &Path, text: &str) {
+        use std::io::Write;
+        let mut child = Command::new("sh")
+            .args(["-c", "cat > \"$1\" && chmod 755 \"$1\"", "sh"])
+            .arg(path)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        assert!(
+            child.wait().unwrap().success(),
+            "writing {}",
+            path.display()
+        );
+    }
+
     #[test]
     fn a_kept_answer_is_used_until_the_interpreter_file_changes() {
         let dir = tempfile::tempdir().unwrap();
@@ -485,15 +511,13 @@ mod tests {
         let fake = dir.path().join("python3");
         // A stand-in that answers the probe and counts how often it is asked.
         let answer = |version: &str| {
-            std::fs::write(
+            write_script(
                 &fake,
-                format!(
+                &format!(
                     "#!/bin/sh\necho x >> '{}'\necho CPython {version} 0 0\n",
                     asked.display()
                 ),
-            )
-            .unwrap();
-            std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+            );
         };
         let times = || std::fs::read_to_string(&asked).map_or(0, |s| s.lines().count());
         answer("3.12.1");
@@ -546,12 +570,10 @@ mod tests {
         // per Debian root): the interpreter's word, not the wrapper's path.
         let other = tempfile::tempdir().unwrap();
         let wrapper = other.path().join("python3.99");
-        std::fs::write(
+        write_script(
             &wrapper,
-            format!("#!/bin/sh\nexec '{}' \"$@\"\n", python.display()),
-        )
-        .unwrap();
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+            &format!("#!/bin/sh\nexec '{}' \"$@\"\n", python.display()),
+        );
         assert!(check_full(&wrapper).unwrap().in_venv);
         // Or beside the interpreter.
         std::fs::rename(dir.path().join("pyvenv.cfg"), bin.join("pyvenv.cfg")).unwrap();
@@ -585,8 +607,7 @@ mod tests {
         let dir = provisioned_dir(project.path());
         std::fs::create_dir_all(dir.join("bin")).unwrap();
         let wrapper = dir.join("bin").join("python3.14");
-        std::fs::write(&wrapper, "#!/bin/sh\n").unwrap();
-        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        write_script(&wrapper, "#!/bin/sh\n");
         std::fs::write(
             dir.join("status.tsv"),
             "python3.14\tok\tCPython 3.14.10 in Debian sid\n\

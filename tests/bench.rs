@@ -47,7 +47,9 @@ fn bench_reports_every_case_from_its_runs() {
         "{md}"
     );
     assert!(md.contains("## Hang verdicts"), "{md}");
-    assert!(md.contains("## Interpreter start-up"), "{md}");
+    // Rust cases alone: no interpreter started, none timed.
+    assert!(!md.contains("## Interpreter start-up"), "{md}");
+    assert_eq!(doc["interpreters"], serde_json::json!([]), "{doc:#}");
     assert!(ran.stdout().contains("# repro bench"), "{show}");
 }
 
@@ -101,6 +103,11 @@ fn bench_shows_each_python_cases_imports() {
     }
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("| start-up x bare |"), "{md}");
+    assert!(md.contains("## Interpreter start-up"), "{md}");
+    assert!(
+        !doc["interpreters"].as_array().unwrap().is_empty(),
+        "{doc:#}"
+    );
     assert!(md.contains("## Python imports per case"), "{md}");
     assert!(md.contains("| sigterm-zombie/python/broken |"), "{md}");
 }

@@ -241,12 +241,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cpu_time_grows_while_this_process_works() {
-        let me = std::process::id() as i32;
+    fn cpu_time_grows_while_this_thread_works() {
+        // This thread's own entry (/proc/<tid>/schedstat): the test runs on
+        // a thread of the test binary, and the main thread, whose entry the
+        // process id names, idles meanwhile.
+        let me = nix::unistd::gettid().as_raw();
         let before = cpu_time(me).unwrap();
-        assert!(before > std::time::Duration::ZERO);
-        // Work until the kernel has counted some of it (bounded: a second
-        // of work is far more than any schedstat tick).
+        // The main thread has run (this thread may not have been counted yet).
+        assert!(cpu_time(std::process::id() as i32).unwrap() > std::time::Duration::ZERO);
+        // Work until the kernel has counted some of it: a scheduler tick or
+        // a switch away, milliseconds (bounded at a second all the same).
         let start = std::time::Instant::now();
         let mut x = 0u64;
         while cpu_time(me).unwrap() == before && start.elapsed().as_secs() < 1 {

@@ -5,10 +5,10 @@
 //! inside the scenario process (`elapsed_ms`: interpreter start-up and
 //! imports such as gevent's excluded), the start-up itself (the supervisor's
 //! spawn-to-exit time minus that), and for hang cases the time from the
-//! child blocking to the verdict. Also the bare start-up of every
-//! interpreter found here (`python -c pass`), the ratio of each Python
-//! case's whole run to it, and, with `--cargo-test`, the wall time of the
-//! whole `cargo test` with a warm build.
+//! child blocking to the verdict. Also, when Python cases are benched, the
+//! bare start-up of every interpreter found here (`python -c pass`) and the
+//! ratio of each Python case's whole run to it; and, with `--cargo-test`,
+//! the wall time of the whole `cargo test` with a warm build.
 //!
 //! Targets (from issue 9): a hang verdict within 150 ms of the child
 //! blocking, every other verdict within 100 ms, both medians; `cargo test`
@@ -336,8 +336,13 @@ pub fn exec(args: &BenchArgs, out: &mut Out) -> Result<u8, RunError> {
     let started = Instant::now();
 
     // Interpreter start-up: every interpreter found here, and the one the
-    // python runtime uses.
-    let (found, _) = python::discover(&[]);
+    // python runtime uses; only beside Python cases, whose ratios need it
+    // (a bench of Rust cases alone starts no interpreter).
+    let found = if needs_python {
+        python::discover(&[]).0
+    } else {
+        Vec::new()
+    };
     let mut interpreters: Vec<(String, PathBuf, Option<Stat>)> = Vec::new();
     let mut all: Vec<(String, PathBuf)> = found
         .iter()
@@ -453,16 +458,19 @@ fn markdown(
         harness::sys::kernel_release(),
         took.as_secs_f64()
     ));
-    md.push_str("## Interpreter start-up (`python -c pass`)\n\n| interpreter | path | median | p95 |\n|---|---|---|---|\n");
-    for (name, path, s) in interpreters {
-        md.push_str(&format!(
-            "| {name} | `{}` | {} | {} |\n",
-            path.display(),
-            ms(*s, |s| s.median),
-            ms(*s, |s| s.p95)
-        ));
+    if !interpreters.is_empty() {
+        md.push_str("## Interpreter start-up (`python -c pass`)\n\n| interpreter | path | median | p95 |\n|---|---|---|---|\n");
+        for (name, path, s) in interpreters {
+            md.push_str(&format!(
+                "| {name} | `{}` | {} | {} |\n",
+                path.display(),
+                ms(*s, |s| s.median),
+                ms(*s, |s| s.p95)
+            ));
+        }
+        md.push('\n');
     }
-    md.push_str("\n## Cases\n\n| case | expected | as expected | verdict median | p95 | start-up median | x bare | start-up x bare | target |\n|---|---|---|---|---|---|---|---|---|\n");
+    md.push_str("## Cases\n\n| case | expected | as expected | verdict median | p95 | start-up median | x bare | start-up x bare | target |\n|---|---|---|---|---|---|---|---|---|\n");
     for b in benches {
         let (whole, startup) = b.over_bare(runtime_bare);
         let ratio = whole.map_or_else(|| "-".into(), |r| format!("{r:.1}"));

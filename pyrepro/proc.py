@@ -23,7 +23,6 @@ Mirrors crates/harness/src/fork.rs and procfs.rs:
   WAKE_CPU_BUDGET_NS of CPU (a timed wait going back to the same wait).
 """
 
-import ctypes
 import errno
 import os
 import select
@@ -38,10 +37,51 @@ except ImportError:  # pragma: no cover (CPython 3.5+ and PyPy have _signal)
     from signal import SIGKILL
 
 _PR_SET_PDEATHSIG = 1
-try:
-    _libc = ctypes.CDLL(None, use_errno=True)
-except OSError:  # not glibc-like: PDEATHSIG is a nicety, the supervisor's group kill remains
-    _libc = None
+
+
+def _c_library():
+    """The C library this process runs on, for the calls the os module lacks
+    (prctl, syscall; waitid on PyPy): an object whose attributes are its
+    functions, called with ints (or a ctypes buffer) and returning a C int,
+    errno kept for ``get_errno``. None where there is none.
+
+    On CPython it is built from ``_ctypes``, the C half of ctypes, the way
+    ctypes/__init__.py builds ``CDLL(None, use_errno=True)``: importing the
+    ctypes package too costs about 3 ms of CPU, a fifth of a quick case, for
+    the dozens of types it defines and this module never uses. Elsewhere
+    (PyPy's _ctypes is Python code with another interface), or should that
+    ever fail, through ctypes itself."""
+    if sys.implementation.name == "cpython":
+        try:
+            import _ctypes
+
+            class c_int(_ctypes._SimpleCData):
+                _type_ = "i"
+
+            class Function(_ctypes.CFuncPtr):
+                _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+                _restype_ = c_int
+
+            class Library(object):
+                _handle = _ctypes.dlopen(None, os.RTLD_NOW | os.RTLD_LOCAL)
+
+                def __getattr__(self, name):
+                    # Looked up on first use, then kept (as CDLL does).
+                    function = Function((name, self))
+                    setattr(self, name, function)
+                    return function
+
+            return Library()
+        except (ImportError, AttributeError, TypeError, OSError):  # pragma: no cover
+            pass
+    try:
+        import ctypes
+        return ctypes.CDLL(None, use_errno=True)
+    except (ImportError, OSError):  # not glibc-like: PDEATHSIG is a nicety, the supervisor's group kill remains
+        return None
+
+
+_libc = _c_library()
 
 
 class PeerGone(Exception):
@@ -175,6 +215,7 @@ def wait_exited_nowait():
             return None
     if _libc is None:
         raise OSError("waitid: neither os.waitid nor a C library to call it in")
+    import ctypes  # its buffers (PyPy, or a test that takes os.waitid away)
     # siginfo_t (128 bytes): si_signo, si_errno, si_code, then the union,
     # aligned to a pointer; its first field is si_pid.
     info = ctypes.create_string_buffer(128)

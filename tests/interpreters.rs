@@ -77,6 +77,66 @@ print(got == pid, state[0] if state else None, wait_exited_nowait())
     assert_eq!(text.trim(), "True Z None", "{}", stderr_of(&out));
 }
 
+/// A fork child of pyrepro's `fork_child` dies with its parent
+/// (PR_SET_PDEATHSIG, through the C library `pyrepro.proc` reaches without
+/// the ctypes package on CPython): its parent SIGKILLed while both block, it
+/// is gone too. This is what takes a scenario's children down when `repro`
+/// itself is killed (`supervisor::killed_repro_leaves_no_scenario_process_behind`
+/// shows it for the Rust side).
+#[test]
+fn a_python_fork_child_dies_with_its_parent() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    use std::io::BufRead;
+    let py = harness::python::default_python(Path::new(ROOT)).unwrap();
+    // The child says it is ready once past die_with_parent; then both block
+    // on a pipe no one writes to.
+    let script = r#"
+import os, sys
+sys.path.insert(0, sys.argv[1])
+from pyrepro.proc import fork_child
+r, w = os.pipe()
+ready_r, ready_w = os.pipe()
+child = fork_child(lambda: (os.write(ready_w, b"!"), os.read(r, 1)))
+os.read(ready_r, 1)
+os.write(1, b"%d\n" % child.pid)
+os.read(r, 1)
+"#;
+    // stderr to a file, stdout read for one line only: the child inherits
+    // both, so reading either to its end would wait for the child.
+    let mut errors = tempfile::tempfile().unwrap();
+    let mut parent = Command::new(&py)
+        .args(["-S", "-c", script, ROOT])
+        .stdout(std::process::Stdio::piped())
+        .stderr(errors.try_clone().unwrap())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(parent.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let _ = parent.kill();
+    parent.wait().unwrap();
+    let child: i32 = line.trim().parse().unwrap_or_else(|_| {
+        use std::io::{Read, Seek};
+        let mut text = String::new();
+        errors.rewind().unwrap();
+        errors.read_to_string(&mut text).unwrap();
+        panic!("no child pid from the parent: {line:?}\n{text}")
+    });
+    // Gone, or a zombie until init reaps it: either way, dead.
+    let dead = || harness::procfs::stat(child).map_or(true, |s| s.state == 'Z');
+    let limit = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !dead() && std::time::Instant::now() < limit {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let survived = !dead();
+    if survived {
+        let _ = kill(Pid::from_raw(child), Signal::SIGKILL);
+    }
+    assert!(!survived, "child {child} outlived its SIGKILLed parent");
+}
+
 /// Each provisioned interpreter (none on a machine that never ran `make
 /// interpreters`: then this says so and checks nothing else) runs the
 /// cases its column of the canary stands on: a zombie seen through waitid

@@ -30,10 +30,14 @@ demo: setup
 # Then the ignored tests (too slow for a plain cargo test, which stays near
 # one run of the corpus): the scaffold (`repro new` in a copy of the tree,
 # built and covered with no other edit), every Mermaid diagram rendered and
-# the report screenshotted in headless Chromium, and the Rust exercises
-# (each check builds the learner's crate).
+# the report screenshotted in headless Chromium, the workshop's checks on
+# learners' copies (Python and Rust: each Rust check builds the learner's
+# crate), and the upstream history on the oldest and newest CPython of each
+# range. One REPRO_TEST_RUN for both: the second reads what the first ran
+# (the book, the expectation groups) instead of running it again.
 test: setup
-	$(CARGO) test --workspace
+	export REPRO_TEST_RUN="make-test-$$$$-$$(date +%s)" && \
+	$(CARGO) test --workspace && \
 	$(CARGO) test --test integration -- --ignored
 
 test-nonroot: setup

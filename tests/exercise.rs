@@ -4,8 +4,12 @@
 //! collection in the hub), it is refused, by what the witness saw
 //! (pyrepro/witness.py, harness::witness), whatever the copy's own trace
 //! claims. In Python for every scenario; in Rust for those with an
-//! `[exercise.rust]` (ignored in a plain `cargo test`: each check builds
-//! the learner's crate; `make test` runs it).
+//! `[exercise.rust]`. Both run in `make test`, not in a plain `cargo test`
+//! (each check is a case on a learner's copy, and in Rust a build of the
+//! learner's crate): what a plain `cargo test` keeps is that every edit
+//! scenario.toml gives (the answer, each fake) still applies to the file it
+//! edits, so a change to a scenario's code that breaks its exercise fails
+//! there too.
 
 use crate::util::{Ran, each_scenario, repro, spec};
 use harness::record::{Runtime, Verdict};
@@ -41,6 +45,7 @@ struct Exercise<'a> {
 }
 
 #[test]
+#[ignore = "a case per learner's copy, five or six per scenario (4 s of CPU); make test runs it"]
 fn python_exercises_unmodified_fixed_and_faked() {
     each_scenario(|id| {
         let spec = spec(id);
@@ -80,6 +85,49 @@ fn python_exercises_unmodified_fixed_and_faked() {
         assert_eq!(ran.code(), Some(1), "{}", ran.show());
         assert!(ran.stdout().contains("not a fix"), "{}", ran.show());
     });
+}
+
+/// Every edit an exercise gives applies to the file the learner copies:
+/// its `from` is in that file and the edit changes it. Without this, an
+/// edit of a scenario's code could leave its answer or a fake pointing at
+/// text that is gone, and only the (ignored) checks above would find it.
+#[test]
+fn every_exercise_edit_applies_to_its_file() {
+    let mut edits = 0;
+    for id in crate::util::scenario_ids() {
+        let spec = spec(&id);
+        let ex = spec
+            .exercise
+            .as_ref()
+            .unwrap_or_else(|| panic!("{id}: no [exercise] in its scenario.toml"));
+        let mut files = vec![(
+            root().join("pyrepro").join(&ex.module),
+            &ex.answer,
+            &ex.fake,
+        )];
+        if let Some(rust) = &ex.rust {
+            files.push((
+                root().join("crates/corpus").join(&id).join("lib.rs"),
+                &rust.answer,
+                &rust.fake,
+            ));
+        }
+        for (file, answer, fakes) in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let all = std::iter::once(("the answer", &answer.from, &answer.to))
+                .chain(fakes.iter().map(|f| (f.does.as_str(), &f.from, &f.to)));
+            for (does, from, to) in all {
+                assert!(
+                    text.contains(from.as_str()),
+                    "{id}: {does}: {from:?} is not in {}",
+                    file.display()
+                );
+                assert_ne!(from, to, "{id}: {does}: the edit changes nothing");
+                edits += 1;
+            }
+        }
+    }
+    assert!(edits >= 30, "{edits} edits");
 }
 
 #[test]

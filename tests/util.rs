@@ -468,9 +468,11 @@ pub fn python_variant_count(scenario: &str) -> usize {
 
 /// The directory where one test run keeps what its tests share (the book,
 /// the small canary): `target/tmp/shared/<run>`, where `<run>` is
-/// nextest's `NEXTEST_RUN_ID` (under nextest each test is a process) or
-/// this process's pid (`cargo test`: one process). A run's directory
-/// older than an hour is removed when another run starts.
+/// `REPRO_TEST_RUN` (`make test` names one run for its two `cargo test`
+/// invocations, so the second reads the book the first ran), nextest's
+/// `NEXTEST_RUN_ID` (under nextest each test is a process), or this
+/// process's pid (`cargo test`: one process). A run's directory older than
+/// an hour is removed when another run starts.
 pub fn run_dir() -> &'static std::path::Path {
     static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
     DIR.get_or_init(|| {
@@ -478,7 +480,8 @@ pub fn run_dir() -> &'static std::path::Path {
         // One test process (cargo test) is one run: its pid, and its start
         // time, since a pid comes back (within the hour a run's directory
         // is kept, here: a later run would have read an earlier one's).
-        let run = std::env::var("NEXTEST_RUN_ID").unwrap_or_else(|_| {
+        let named = std::env::var("REPRO_TEST_RUN").or_else(|_| std::env::var("NEXTEST_RUN_ID"));
+        let run = named.unwrap_or_else(|_| {
             let pid = std::process::id();
             let stat = harness::procfs::stat(pid as i32).expect("/proc/self/stat");
             format!("pid-{pid}-{}", stat.starttime)

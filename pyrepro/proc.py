@@ -77,7 +77,7 @@ def _c_library():
     try:
         import ctypes
         return ctypes.CDLL(None, use_errno=True)
-    except (ImportError, OSError):  # not glibc-like: PDEATHSIG is a nicety, the supervisor's group kill remains
+    except (ImportError, OSError):  # pragma: no cover (no C library: no PDEATHSIG; the supervisor's group kill remains)
         return None
 
 

@@ -6,10 +6,11 @@ use harness::python::default_python;
 use std::path::Path;
 
 /// One small real canary, shared by every test that reads a canary's
-/// reports: shared-epoll's python cases on the default interpreter, with
-/// one expectation changed on a copy of its scenario.toml (`fixed` must now
-/// misbehave), so that exactly one cell drifts and the others show that
-/// an unchanged expectation is no drift.
+/// reports: fork-stdio-duplicate's python cases (three, each about a bare
+/// start-up's time) on the default interpreter, with one expectation
+/// changed on a copy of its scenario.toml (`fixed` must now misbehave), so
+/// that exactly one cell drifts and the others show that an unchanged
+/// expectation is no drift.
 pub struct Small {
     /// The canary's run.
     pub ran: &'static Ran,
@@ -20,17 +21,18 @@ pub struct Small {
 pub fn small() -> Small {
     let real = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/crates/corpus/shared-epoll/scenario.toml"
+        "/crates/corpus/fork-stdio-duplicate/scenario.toml"
     );
     let (dir, ran) = crate::util::once_per_run("small-canary", |dir| {
         let text = std::fs::read_to_string(real).unwrap();
-        let anchor = "about = \"the child creates its own loop after the fork\"\n";
+        let anchor =
+            "about = \"stdout flushed right before the fork: nothing buffered crosses it\"\n";
         assert!(text.contains(anchor));
         let changed = text.replace(
             anchor,
             &format!(
                 "{anchor}\n[[variant.when]]\nruntime = \"python\"\nexpect = \"misbehaved\"\n\
-                 symptom = \"unknown-fd-event\"\nbecause = \"a test: https://github.com/python/cpython/issues/66285\"\n"
+                 symptom = \"duplicated-output\"\nbecause = \"a test: https://github.com/python/cpython/issues/66285\"\n"
             ),
         );
         let copy = dir.join("scenario.toml");
@@ -39,7 +41,7 @@ pub fn small() -> Small {
         let ran = repro(&[
             "canary",
             "--scenario",
-            "shared-epoll",
+            "fork-stdio-duplicate",
             "--runtime",
             "python",
             "--no-discover",
@@ -61,9 +63,9 @@ pub fn small() -> Small {
     }
 }
 
-/// How many python variants shared-epoll has: the small canary's cells.
+/// How many python variants fork-stdio-duplicate has: the small canary's cells.
 fn cells() -> usize {
-    crate::util::spec("shared-epoll")
+    crate::util::spec("fork-stdio-duplicate")
         .variants_for(harness::record::Runtime::Python)
         .count()
 }
@@ -81,7 +83,8 @@ fn changed_expectation_is_drift_named_exactly_on_a_copy() {
     // Exactly the changed cell: the others, unchanged, are no drift.
     assert_eq!(drift.len(), 1, "exactly one cell{}", ran.show());
     assert!(
-        drift[0].starts_with("DRIFT stopped-reproducing: shared-epoll / fixed [python python "),
+        drift[0]
+            .starts_with("DRIFT stopped-reproducing: fork-stdio-duplicate / fixed [python python "),
         "{}",
         ran.show()
     );
@@ -123,7 +126,8 @@ fn reports_are_junit_xml_and_a_markdown_table() {
     let md = std::fs::read_to_string(out.join("matrix.md")).unwrap();
     let table: Vec<&str> = md.lines().filter(|l| l.starts_with('|')).collect();
     let columns = |l: &str| l.matches('|').count();
-    assert!(table.len() >= 2 + 4, "{md}");
+    // Its header, the separator, a row per variant.
+    assert_eq!(table.len(), 2 + cells, "{md}");
     assert!(
         table[1].chars().all(|c| c == '|' || c == '-'),
         "separator row{md}"

@@ -150,7 +150,7 @@ fn the_report_links_every_cell_to_its_record_and_fetches_nothing() {
         .count();
     assert_eq!(
         pictures, cells,
-        "every python case of shared-epoll has a timeline"
+        "every python case of fork-stdio-duplicate has a timeline"
     );
 }
 

@@ -104,7 +104,22 @@ pub fn tagged(tag: &str) -> Vec<i32> {
 /// After a `repro` run: no process left with `tag`, nothing left in `tmp`.
 pub fn assert_nothing_left(tag: &str, tmp: &std::path::Path, show: &str) {
     let left = tagged(tag);
-    assert!(left.is_empty(), "processes left behind: {left:?}{show}");
+    let what: Vec<_> = left
+        .iter()
+        .filter_map(|&p| harness::procfs::snapshot(p))
+        .collect();
+    // Killed before the test fails: a leak must not outlive the test that
+    // found it (nor carry its tag into a later run's pid).
+    for &pid in &left {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    assert!(
+        left.is_empty(),
+        "processes left behind: {left:?} {what:?}{show}"
+    );
     let files: Vec<_> = std::fs::read_dir(tmp)
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.file_name())).collect())
         .unwrap_or_default();

@@ -287,19 +287,41 @@ fn kill_everything() {
     for (pgid, _) in &cases {
         killpg(*pgid);
     }
+    // Each scenario process dead before we look for what it left: its
+    // orphans come to us as it exits, and until then they are its children,
+    // not ours (another thread may reap it first: the pidfd says it exited
+    // all the same). Bounded: SIGKILL takes effect unless the kernel holds
+    // the process.
+    for (pid, _) in &cases {
+        if let Ok(pidfd) = pidfd_open(*pid) {
+            let mut pfd = libc::pollfd {
+                fd: pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = crate::hang::scaled(PIPE_GRACE).as_millis() as i32;
+            // SAFETY: one valid pollfd.
+            unsafe { libc::poll(&mut pfd, 1, ms) };
+        }
+    }
     let me = std::process::id() as i32;
     // Bounded: a killed process's children come to us once, at its death.
     for _ in 0..64 {
         let children = procfs::children(me).unwrap_or_default();
-        if children.is_empty() {
-            break;
-        }
         for &pid in &children {
             // SAFETY: plain syscalls on our own children.
             unsafe {
                 libc::kill(pid, libc::SIGKILL);
                 libc::waitpid(pid, std::ptr::null_mut(), libc::__WALL);
             }
+        }
+        // The kernel's word, not /proc's listing (which can miss a child
+        // while the list changes, as an orphan arrives): ECHILD only when
+        // no child is left, dead or alive.
+        // SAFETY: plain syscall; a null status is allowed.
+        let left = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG | libc::__WALL) };
+        if left == -1 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD) {
+            break;
         }
     }
     for dir in cases.iter().map(|(_, d)| d).chain(&scratch) {

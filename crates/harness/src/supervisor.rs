@@ -272,9 +272,11 @@ pub fn clean_up_on_interrupt() -> io::Result<()> {
 }
 
 /// The interrupt clean-up: no new scenario starts; every running group is
-/// killed; then every child of this process (group members, orphans
-/// re-parented here, descendants that left their group) is killed and
-/// reaped, round after round, until none is left.
+/// killed, and each scenario process awaited until it has exited (its
+/// orphans are then ours); then every child of this process (group
+/// members, orphans re-parented here, descendants that left their group)
+/// is killed and reaped, round after round, until the kernel says none is
+/// left.
 fn kill_everything() {
     let (cases, scratch) = {
         let mut now = running();

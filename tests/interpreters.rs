@@ -124,13 +124,14 @@ os.read(r, 1)
         errors.read_to_string(&mut text).unwrap();
         panic!("no child pid from the parent: {line:?}\n{text}")
     });
-    // Gone, or a zombie until init reaps it: either way, dead.
-    let dead = || harness::procfs::stat(child).map_or(true, |s| s.state == 'Z');
-    let limit = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !dead() && std::time::Instant::now() < limit {
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    let survived = !dead();
+    // Its exit, as an event (a pidfd), or gone already (reaped by init):
+    // either way, dead. Still running after 10 s: killed, and the test fails.
+    let limit = std::time::Duration::from_secs(10);
+    let survived = match harness::supervisor::exited_within(child, limit) {
+        Ok(exited) => !exited,
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => false,
+        Err(e) => panic!("a pidfd for child {child}: {e}"),
+    };
     if survived {
         let _ = kill(Pid::from_raw(child), Signal::SIGKILL);
     }

@@ -291,20 +291,10 @@ fn kill_everything() {
     }
     // Each scenario process dead before we look for what it left: its
     // orphans come to us as it exits, and until then they are its children,
-    // not ours (another thread may reap it first: the pidfd says it exited
-    // all the same). Bounded: SIGKILL takes effect unless the kernel holds
-    // the process.
+    // not ours. Gone already (another thread reaped it) is dead too.
+    // Bounded: SIGKILL takes effect unless the kernel holds the process.
     for (pid, _) in &cases {
-        if let Ok(pidfd) = pidfd_open(*pid) {
-            let mut pfd = libc::pollfd {
-                fd: pidfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let ms = crate::hang::scaled(PIPE_GRACE).as_millis() as i32;
-            // SAFETY: one valid pollfd.
-            unsafe { libc::poll(&mut pfd, 1, ms) };
-        }
+        let _ = exited_within(*pid, crate::hang::scaled(PIPE_GRACE));
     }
     let me = std::process::id() as i32;
     // Bounded: a killed process's children come to us once, at its death.
@@ -475,8 +465,29 @@ pub fn set_subreaper(on: bool) {
 /// Waits for `child` to exit or for `timeout` to pass, whichever is first.
 /// `None` means time ran out.
 fn wait_exit(child: &mut Child, timeout: Duration) -> io::Result<Option<Exit>> {
-    let pidfd = pidfd_open(child.id() as i32)?;
-    let deadline = Instant::now() + timeout;
+    if !exited_within(child.id() as i32, timeout)? {
+        return Ok(None);
+    }
+    let status = child.wait()?;
+    Ok(Some(match (status.code(), status.signal()) {
+        (Some(code), _) => Exit::Code(code),
+        (None, Some(sig)) => Exit::Signal(sig),
+        (None, None) => Exit::Code(-1),
+    }))
+}
+
+/// Waits until process `pid` has exited (a zombie has), or `limit` has
+/// passed: an event, not a poll of /proc, through a pidfd, which the kernel
+/// makes readable at the exit, after the process's orphans went to their
+/// new parent. Any process of this user, not only a child. `Ok(false)`: it
+/// still runs at the limit. An error if there is no such process (ESRCH:
+/// gone, reaped already) or no pidfd.
+///
+/// # Errors
+/// As above.
+pub fn exited_within(pid: i32, limit: Duration) -> io::Result<bool> {
+    let pidfd = pidfd_open(pid)?;
+    let deadline = Instant::now() + limit;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let mut pfd = libc::pollfd {
@@ -494,15 +505,7 @@ fn wait_exit(child: &mut Child, timeout: Duration) -> io::Result<Option<Exit>> {
             }
             return Err(e);
         }
-        if n == 0 {
-            return Ok(None);
-        }
-        let status = child.wait()?;
-        return Ok(Some(match (status.code(), status.signal()) {
-            (Some(code), _) => Exit::Code(code),
-            (None, Some(sig)) => Exit::Signal(sig),
-            (None, None) => Exit::Code(-1),
-        }));
+        return Ok(n > 0);
     }
 }
 

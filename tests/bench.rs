@@ -78,12 +78,16 @@ fn bench_shows_each_python_cases_imports() {
         cases.len(),
         spec("sigterm-zombie").variants_for(Runtime::Python).count()
     );
-    let bare = doc["python_runtime_bare_startup_ms"]["median"]
-        .as_f64()
-        .unwrap();
+    assert!(
+        doc["python_runtime_bare_startup_ms"]["median"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
     for c in cases {
-        // Each ratio is its median over the bare start-up's, and the
-        // start-up is a part of the whole.
+        // Each ratio is its median over the bare start-up's taken beside
+        // it, and the start-up is a part of the whole.
+        let bare = c["bare_ms"]["median"].as_f64().unwrap();
         let over = |key: &str| c[key]["median"].as_f64().unwrap() / bare;
         let close = |a: f64, b: f64| (a - b).abs() <= 0.01;
         let whole = c["wall_over_bare"].as_f64().unwrap();
@@ -100,6 +104,15 @@ fn bench_shows_each_python_cases_imports() {
             .map(|m| m["module"].as_str().unwrap())
             .collect();
         assert!(!heaviest.is_empty() && heaviest.len() <= 3, "{c:#}");
+        // Its floor: the interpreter importing what the case imported,
+        // timed; the whole run over it is the ratio given.
+        let floor = c["floor_ms"]["median"].as_f64().unwrap();
+        assert!(floor > 0.0, "{c:#}");
+        let wall = c["wall_ms"]["median"].as_f64().unwrap();
+        assert!(
+            close(c["wall_over_floor"].as_f64().unwrap(), wall / floor),
+            "{c:#}"
+        );
     }
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("| start-up x bare |"), "{md}");
@@ -110,4 +123,20 @@ fn bench_shows_each_python_cases_imports() {
     );
     assert!(md.contains("## Python imports per case"), "{md}");
     assert!(md.contains("| sigterm-zombie/python/broken |"), "{md}");
+    assert!(md.contains("| floor median | x floor |"), "{md}");
+    let n = cases.len();
+    assert!(
+        md.contains("## Python cases: whole run over a bare start-up, and over the floor"),
+        "{md}"
+    );
+    for line in [
+        "- at most 2 x a bare start-up: ",
+        "- at most 2 x its floor: ",
+    ] {
+        let counted = md
+            .lines()
+            .find_map(|l| l.strip_prefix(line))
+            .unwrap_or_else(|| panic!("{line}: {md}"));
+        assert!(counted.ends_with(&format!(" of {n}")), "{md}");
+    }
 }

@@ -7,8 +7,12 @@
 //! spawn-to-exit time minus that), and for hang cases the time from the
 //! child blocking to the verdict. Also, when Python cases are benched, the
 //! bare start-up of every interpreter found here (`python -c pass`) and the
-//! ratio of each Python case's whole run to it; and, with `--cargo-test`,
-//! the wall time of the whole `cargo test` with a warm build.
+//! ratio of each Python case's whole run to it; each Python case's imports
+//! (`-X importtime`) and its floor: the same interpreter importing what the
+//! case imported and nothing else, so that the ratio of the whole run to the
+//! floor is what pyrepro and the scenario's own work cost; and, with
+//! `--cargo-test`, the wall and CPU time of the whole `cargo test` with a
+//! warm build.
 //!
 //! Targets (from issue 9): a hang verdict within 150 ms of the child
 //! blocking, every other verdict within 100 ms, both medians; `cargo test`
@@ -20,7 +24,9 @@ use crate::cli::BenchArgs;
 use crate::exit::{self, RunError, Usage};
 use crate::output::{Out, percentile};
 use crate::registry;
-use crate::run::{Planned, Selection, plan_cases, python_for, python_import_profile, run_one};
+use crate::run::{
+    Planned, Selection, plan_cases, python_for, python_import_profile, python_like_case, run_one,
+};
 use harness::python;
 use harness::record::{Record, Runtime};
 use serde_json::{Value, json};
@@ -106,24 +112,44 @@ struct CaseBench {
     blocked_to_verdict: Option<Stat>,
     /// A Python case's imports, from one run with `-X importtime`.
     imports: Option<Imports>,
+    /// A Python case's bare start-up (`python -c pass`) and its floor
+    /// ([`floor_program`]), each run after each of the case's runs.
+    bare: Option<Stat>,
+    floor: Option<Stat>,
 }
 
 /// What a Python case imported (`-X importtime`, one run): the total of
-/// every module's own time, and the heaviest top-level imports with their
-/// cumulative time, in ms.
+/// every module's own time, the heaviest top-level imports with their
+/// cumulative time, in ms, and what its floor imports ([`floor_program`]).
 #[derive(Debug, Clone, PartialEq)]
 struct Imports {
     total_ms: f64,
     heaviest: Vec<(String, f64)>,
+    /// The case's own imports, in the order it began them: each top-level
+    /// import, and in place of each of pyrepro's modules, what that module
+    /// imported (an import brings its own nested imports in with it).
+    own: Vec<String>,
+    /// Whether the case ran `site` (pyrepro.runner.with_site).
+    site: bool,
+}
+
+/// An import and the imports nested in it, as `-X importtime` shows them.
+struct Imported {
+    name: String,
+    nested: Vec<Imported>,
 }
 
 impl Imports {
-    /// Parses CPython's `import time: self [us] | cumulative | name` lines
-    /// (a nested import is indented under its importer). None when there
-    /// are none (before 3.7, or on an interpreter without the profile).
+    /// Parses CPython's `import time: self [us] | cumulative | name` lines.
+    /// A line comes when its import finishes, after the imports nested in
+    /// it, which are indented two more spaces. None when there are none
+    /// (before 3.7, or on an interpreter without the profile).
     fn parse(stderr: &str) -> Option<Imports> {
         let mut total_us = 0.0;
         let mut top: Vec<(String, f64)> = Vec::new();
+        // finished[d]: the imports finished at depth d whose importer (at
+        // depth d - 1) has not finished yet.
+        let mut finished: Vec<Vec<Imported>> = vec![Vec::new()];
         for line in stderr.lines() {
             let Some(rest) = line.strip_prefix("import time:") else {
                 continue;
@@ -139,19 +165,35 @@ impl Imports {
                 continue; // the header line
             };
             total_us += own;
-            // Top level: one space after the bar, then the name.
-            if !name.starts_with("  ") {
+            // One space after the bar, then two per level.
+            let depth = (name.len() - name.trim_start().len()).saturating_sub(1) / 2;
+            if depth == 0 {
                 top.push((name.trim().to_owned(), cumulative / 1000.0));
             }
+            if finished.len() < depth + 2 {
+                finished.resize_with(depth + 2, Vec::new);
+            }
+            let nested = std::mem::take(&mut finished[depth + 1]);
+            finished[depth].push(Imported {
+                name: name.trim().to_owned(),
+                nested,
+            });
         }
         if total_us == 0.0 {
             return None;
         }
         top.sort_by(|a, b| b.1.total_cmp(&a.1));
         top.truncate(3);
+        let mut own = Vec::new();
+        let mut site = false;
+        for i in &finished[0] {
+            i.own_imports(&mut own, &mut site);
+        }
         Some(Imports {
             total_ms: total_us / 1000.0,
             heaviest: top,
+            own,
+            site,
         })
     }
 
@@ -164,12 +206,63 @@ impl Imports {
     }
 }
 
+impl Imported {
+    /// This import, or, for one of pyrepro's modules (or `site`), what it
+    /// imported, in the order begun.
+    fn own_imports(&self, own: &mut Vec<String>, site: &mut bool) {
+        let n = self.name.as_str();
+        if n == "site" {
+            *site = true;
+        }
+        if n == "site" || n == "pyrepro" || n.starts_with("pyrepro.") {
+            for i in &self.nested {
+                i.own_imports(own, site);
+            }
+        } else if !own.iter().any(|m| m == n) {
+            own.push(n.to_owned());
+        }
+    }
+}
+
+/// A Python case's floor: its interpreter, started as the case's is (`-S`),
+/// importing what the case imported (`site`'s set-up first when the case
+/// ran it), and doing nothing else. pyrepro's own modules are left out:
+/// what the case costs beyond its floor is pyrepro and the scenario's own
+/// work (its fork, its child, a deadlock's detection, a second interpreter
+/// for `spawn`). An import that fails fails as it did in the case (a
+/// platform's optional module), and the rest go on.
+fn floor_program(imports: &Imports) -> String {
+    let mut program = String::new();
+    if imports.site {
+        program.push_str("import site; site.main()\n");
+    }
+    let list: String = imports
+        .own
+        .iter()
+        .filter(|m| {
+            m.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        })
+        .map(|m| format!("'{m}', "))
+        .collect();
+    program.push_str(&format!(
+        "for m in ({list}):\n    try:\n        __import__(m)\n    except BaseException:\n        pass\n"
+    ));
+    program
+}
+
 impl CaseBench {
+    /// A Python case's median whole run over its floor's median.
+    fn over_floor(&self) -> Option<f64> {
+        let floor = self.floor.filter(|f| f.median > 0.0)?;
+        Some(self.wall?.median / floor.median)
+    }
+
     /// A Python case's median whole run, and its median start-up, each over
-    /// the median bare start-up of its interpreter (`None` for the other
-    /// runtimes, or without those figures).
-    fn over_bare(&self, bare: Option<Stat>) -> (Option<f64>, Option<f64>) {
-        let Some(bare) = bare.filter(|b| self.runtime == Runtime::Python && b.median > 0.0) else {
+    /// the median bare start-up of its interpreter taken beside it (`None`
+    /// for the other runtimes, or without those figures).
+    fn over_bare(&self) -> (Option<f64>, Option<f64>) {
+        let Some(bare) = self.bare.filter(|b| b.median > 0.0) else {
             return (None, None);
         };
         let over = |s: Option<Stat>| s.map(|s| s.median / bare.median);
@@ -220,6 +313,8 @@ impl CaseBench {
             startup: Stat::of(startup),
             blocked_to_verdict: Stat::of(blocked),
             imports: None,
+            bare: None,
+            floor: None,
         }
     }
 
@@ -241,23 +336,54 @@ impl CaseBench {
     }
 }
 
-/// `python -c pass`, N times.
-fn bare_startup(py: &Path, runs: usize) -> Option<Stat> {
-    let mut xs = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let mut cmd = Command::new(py);
-        cmd.args(["-c", "pass"])
-            .stdin(Stdio::null())
+/// A command timed run by run, spawn to exit, each run to succeed.
+struct Timed {
+    cmd: Command,
+    /// Each run's time (ms); None once a run failed.
+    ms: Option<Vec<f64>>,
+}
+
+impl Timed {
+    /// `cmd`, with no input and its output discarded.
+    fn new(mut cmd: Command) -> Timed {
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null());
-        python::scrub_env(&mut cmd);
-        let t = Instant::now();
-        if !cmd.status().ok()?.success() {
-            return None;
+        Timed {
+            cmd,
+            ms: Some(Vec::new()),
         }
-        xs.push(t.elapsed().as_secs_f64() * 1000.0);
     }
-    Stat::of(xs)
+
+    /// `python -c pass`.
+    fn bare(py: &Path) -> Timed {
+        let mut cmd = Command::new(py);
+        cmd.args(["-c", "pass"]);
+        python::scrub_env(&mut cmd);
+        Timed::new(cmd)
+    }
+
+    fn run(&mut self) {
+        let t = Instant::now();
+        let ok = self.cmd.status().is_ok_and(|s| s.success());
+        match (ok, self.ms.as_mut()) {
+            (true, Some(xs)) => xs.push(t.elapsed().as_secs_f64() * 1000.0),
+            _ => self.ms = None,
+        }
+    }
+
+    fn stat(self) -> Option<Stat> {
+        Stat::of(self.ms?)
+    }
+}
+
+/// `python -c pass`, N times.
+fn bare_startup(py: &Path, runs: usize) -> Option<Stat> {
+    let mut bare = Timed::bare(py);
+    for _ in 0..runs {
+        bare.run();
+    }
+    bare.stat()
 }
 
 /// The wall and CPU time of the whole `cargo test`, after a build that
@@ -371,13 +497,36 @@ pub fn exec(args: &BenchArgs, out: &mut Out) -> Result<u8, RunError> {
 
     let mut benches = Vec::with_capacity(cases.len());
     for (i, p) in cases.iter().enumerate() {
-        let records: Vec<Record> = (0..runs).map(|_| run_one(p, &py, timeout)).collect();
+        // A Python case's bare start-up and floor run after each of its
+        // runs, so that the ratios are taken side by side.
+        let python = p.runtime == Runtime::Python;
+        let imports = python
+            .then(|| python_import_profile(p, &py, timeout).ok())
+            .flatten()
+            .and_then(|stderr| Imports::parse(&stderr));
+        let mut bare = py
+            .path
+            .as_ref()
+            .ok()
+            .filter(|_| python)
+            .map(|py| Timed::bare(py));
+        let mut floor = imports
+            .as_ref()
+            .and_then(|i| python_like_case(p, &py, &floor_program(i)).ok())
+            .map(Timed::new);
+        let records: Vec<Record> = (0..runs)
+            .map(|_| {
+                let record = run_one(p, &py, timeout);
+                for side in [bare.as_mut(), floor.as_mut()].into_iter().flatten() {
+                    side.run();
+                }
+                record
+            })
+            .collect();
         let mut b = CaseBench::from_records(p, &records);
-        if p.runtime == Runtime::Python {
-            b.imports = python_import_profile(p, &py, timeout)
-                .ok()
-                .and_then(|stderr| Imports::parse(&stderr));
-        }
+        b.imports = imports;
+        b.bare = bare.and_then(Timed::stat);
+        b.floor = floor.and_then(Timed::stat);
         let _ = writeln!(
             log,
             "bench: [{:>3}/{}] {:<45} {}/{} as expected, median {} ms",
@@ -400,7 +549,6 @@ pub fn exec(args: &BenchArgs, out: &mut Out) -> Result<u8, RunError> {
     let md = markdown(
         args,
         &interpreters,
-        runtime_bare,
         &benches,
         cargo_test_s.as_ref(),
         started.elapsed(),
@@ -440,7 +588,6 @@ fn ms(s: Option<Stat>, f: impl Fn(Stat) -> f64) -> String {
 fn markdown(
     args: &BenchArgs,
     interpreters: &[(String, PathBuf, Option<Stat>)],
-    runtime_bare: Option<Stat>,
     benches: &[CaseBench],
     cargo_test_s: Option<&Result<SuiteTime, String>>,
     took: Duration,
@@ -451,9 +598,9 @@ fn markdown(
         "# repro bench\n\n{} run(s) per case; kernel {}; {cores} core(s); {:.0} s in all.\n\
          Times in ms. `verdict`: inside the scenario process, start-up and imports \
          excluded; `start-up`: the rest of the supervisor's spawn-to-exit time; \
-         `x bare`: a Python case's whole run over `python -c pass`, and its start-up \
-         alone (what the case costs beyond the scenario's own work: a deadlock's \
-         detection, say).\n\n",
+         `x bare`: a Python case's whole run over `python -c pass` (run after each of \
+         the case's runs, side by side), and its start-up alone (what the case costs \
+         beyond the scenario's own work: a deadlock's detection, say).\n\n",
         args.runs,
         harness::sys::kernel_release(),
         took.as_secs_f64()
@@ -472,7 +619,7 @@ fn markdown(
     }
     md.push_str("## Cases\n\n| case | expected | as expected | verdict median | p95 | start-up median | x bare | start-up x bare | target |\n|---|---|---|---|---|---|---|---|---|\n");
     for b in benches {
-        let (whole, startup) = b.over_bare(runtime_bare);
+        let (whole, startup) = b.over_bare();
         let ratio = whole.map_or_else(|| "-".into(), |r| format!("{r:.1}"));
         let startup_ratio = startup.map_or_else(|| "-".into(), |r| format!("{r:.1}"));
         let target = b.target().map_or_else(
@@ -504,21 +651,29 @@ fn markdown(
     let profiled: Vec<&CaseBench> = benches.iter().filter(|b| b.imports.is_some()).collect();
     if !profiled.is_empty() {
         md.push_str(
-            "\n## Python imports per case (`-X importtime`, one run)\n\n\
+            "\n## Python imports per case (`-X importtime`, one run), and each case's floor\n\n\
              Every module's own import time, summed, and the heaviest imports at top \
-             level (cumulative). Part of `start-up` above.\n\n\
-             | case | imports | heaviest |\n|---|---|---|\n",
+             level (cumulative): part of `start-up` above. `floor`: the case's \
+             interpreter, started as the case's is, importing every module the case \
+             imported but pyrepro's, and doing nothing else (the same number of runs, \
+             timed as a bare start-up); `x floor`: the case's whole run over it, what \
+             pyrepro and the scenario's own work (fork, child, detection) add.\n\n\
+             | case | imports | heaviest | floor median | x floor |\n|---|---|---|---|---|\n",
         );
-        for b in profiled {
+        for b in &profiled {
             let i = b.imports.as_ref().expect("filtered");
             md.push_str(&format!(
-                "| {} | {:.1} | {} |\n",
+                "| {} | {:.1} | {} | {} | {} |\n",
                 b.label,
                 i.total_ms,
-                i.text()
+                i.text(),
+                ms(b.floor, |s| s.median),
+                b.over_floor()
+                    .map_or_else(|| "-".into(), |r| format!("{r:.1}")),
             ));
         }
     }
+    md.push_str(&ratios(benches));
     let hangs: Vec<&CaseBench> = benches
         .iter()
         .filter(|b| b.blocked_to_verdict.is_some())
@@ -588,6 +743,42 @@ fn markdown(
     md
 }
 
+/// How many Python cases' whole runs are at most twice a bare start-up,
+/// and at most twice their floor, and which are not.
+fn ratios(benches: &[CaseBench]) -> String {
+    let python: Vec<&CaseBench> = benches
+        .iter()
+        .filter(|b| b.runtime == Runtime::Python)
+        .collect();
+    if python.is_empty() {
+        return String::new();
+    }
+    let within = |r: Option<f64>| r.is_some_and(|r| r <= 2.0);
+    let bare = python.iter().filter(|b| within(b.over_bare().0)).count();
+    let floor: Vec<&&CaseBench> = python.iter().filter(|b| within(b.over_floor())).collect();
+    let over: Vec<String> = python
+        .iter()
+        .filter(|b| !within(b.over_floor()))
+        .map(|b| {
+            let r = b
+                .over_floor()
+                .map_or_else(|| "-".into(), |r| format!("{r:.1}"));
+            format!("{} {r}", b.label)
+        })
+        .collect();
+    let mut md = format!(
+        "\n## Python cases: whole run over a bare start-up, and over the floor\n\n\
+         - at most 2 x a bare start-up: {bare} of {n}\n\
+         - at most 2 x its floor: {} of {n}\n",
+        floor.len(),
+        n = python.len()
+    );
+    if !over.is_empty() {
+        md.push_str(&format!("- over 2 x its floor: {}\n", over.join(", ")));
+    }
+    md
+}
+
 fn json_report(
     args: &BenchArgs,
     interpreters: &[(String, PathBuf, Option<Stat>)],
@@ -604,7 +795,7 @@ fn json_report(
             "name": name, "path": path, "startup_ms": s.map(Stat::json),
         })).collect::<Vec<_>>(),
         "python_runtime_bare_startup_ms": runtime_bare.map(Stat::json),
-        "cases": benches.iter().map(|b| { let (wall_over_bare, startup_over_bare) = b.over_bare(runtime_bare); json!({
+        "cases": benches.iter().map(|b| { let (wall_over_bare, startup_over_bare) = b.over_bare(); json!({
             "case": b.label,
             "expected": b.expected,
             "runs": b.runs,
@@ -613,10 +804,13 @@ fn json_report(
             "verdict_ms": b.elapsed.map(Stat::json),
             "wall_ms": b.wall.map(Stat::json),
             "startup_ms": b.startup.map(Stat::json),
+            "bare_ms": b.bare.map(Stat::json),
             "wall_over_bare": wall_over_bare.map(round),
             "startup_over_bare": startup_over_bare.map(round),
             "blocked_to_verdict_ms": b.blocked_to_verdict.map(Stat::json),
             "import_ms": b.imports.as_ref().map(|i| round(i.total_ms)),
+            "floor_ms": b.floor.map(Stat::json),
+            "wall_over_floor": b.over_floor().map(round),
             "heaviest_imports": b.imports.as_ref().map(|i| i.heaviest.iter()
                 .map(|(n, ms)| json!({ "module": n, "ms": round(*ms) })).collect::<Vec<_>>()),
             "target_met": b.target().map(|(_, _, met)| met),
@@ -653,5 +847,37 @@ mod tests {
             ]
         );
         assert_eq!(Imports::parse("no profile here\n"), None);
+    }
+
+    #[test]
+    fn a_floor_imports_what_the_case_began_pyrepros_own_modules_replaced_by_their_imports() {
+        // As CPython prints them: each import when it finishes, after the
+        // imports nested in it (two more spaces each). Then `site`, run
+        // late (with_site), a package from site-packages, and a fork
+        // child's import of what its parent had.
+        let stderr = "import time: self [us] | cumulative | imported package\n\
+                      import time:       100 |        100 |     os\n\
+                      import time:       100 |        200 |   pyrepro.proc\n\
+                      import time:       100 |        100 |       enum\n\
+                      import time:       100 |        200 |     selectors\n\
+                      import time:       100 |        300 |   socket\n\
+                      import time:       100 |        600 | pyrepro.shared_epoll\n\
+                      import time:       100 |        100 | site\n\
+                      import time:       100 |        100 |   gevent._config\n\
+                      import time:       100 |        200 | gevent\n\
+                      import time:       100 |        100 | x;y\n\
+                      import time:       100 |        100 | os\n";
+        let i = Imports::parse(stderr).unwrap();
+        assert_eq!(i.own, ["os", "socket", "gevent", "x;y"]);
+        assert!(i.site);
+        assert_eq!(
+            floor_program(&i),
+            "import site; site.main()\n\
+             for m in ('os', 'socket', 'gevent', ):\n    try:\n        __import__(m)\n    \
+             except BaseException:\n        pass\n"
+        );
+        let no_site = Imports::parse(&stderr.replace("| site", "| sys")).unwrap();
+        assert!(!no_site.site);
+        assert!(floor_program(&no_site).starts_with("for m in ('os', 'socket', 'sys', 'gevent', "));
     }
 }

@@ -289,6 +289,31 @@ pub(crate) fn python_import_profile(
     Ok(finished.stderr)
 }
 
+/// `program` run as a Python case's interpreter would run (the same
+/// interpreter, flags, environment and working directory), in place of the
+/// case: `repro bench` times its floor with it.
+///
+/// # Errors
+/// If the case's command cannot be made.
+pub(crate) fn python_like_case(
+    p: &Planned<'_>,
+    py: &PythonChoice,
+    program: &str,
+) -> Result<Command, String> {
+    if p.runtime != Runtime::Python {
+        return Err(format!("{}: not a Python case", p.label()));
+    }
+    let case = Case {
+        scenario: &p.scenario.spec.id,
+        runtime: p.runtime,
+        variant: &p.variant.id,
+    };
+    let cmd = command_for(case, py)?;
+    let mut like = with_env_of(&cmd, cmd.get_program());
+    like.args(["-S", "-c", program]);
+    Ok(like)
+}
+
 pub(crate) fn run_one(p: &Planned<'_>, py: &PythonChoice, timeout: Duration) -> Record {
     run_case(p.scenario, p.runtime, p.variant, py, timeout)
 }

@@ -364,41 +364,68 @@ fn record_section(
 }
 
 /// The bench's per-case median whole run beside the bare start-up of an
-/// interpreter, as horizontal bars.
+/// interpreter, as horizontal bars; over a Python case's bar, its floor
+/// (what its interpreter takes to import what the case imported).
 fn bench_chart(b: &Value) -> String {
-    let mut bars: Vec<(String, f64)> = Vec::new();
+    let mut bars: Vec<(String, f64, Option<f64>)> = Vec::new();
     if let Some(s) = b["python_runtime_bare_startup_ms"]["median"].as_f64() {
-        bars.push(("bare python start-up".to_owned(), s));
+        bars.push(("bare python start-up".to_owned(), s, None));
     }
     for c in b["cases"].as_array().into_iter().flatten() {
         if let (Some(name), Some(ms)) = (c["case"].as_str(), c["wall_ms"]["median"].as_f64()) {
-            bars.push((name.to_owned(), ms));
+            bars.push((name.to_owned(), ms, c["floor_ms"]["median"].as_f64()));
         }
     }
     if bars.is_empty() {
         return String::new();
     }
-    let max = bars.iter().map(|b| b.1).fold(1.0_f64, f64::max);
-    let (label_w, bar_w, row_h) = (330.0, 420.0, 18.0);
+    let max = bars
+        .iter()
+        .map(|b| b.1.max(b.2.unwrap_or(0.0)))
+        .fold(1.0_f64, f64::max);
+    // Labels right-aligned before the bars, wide enough for the longest
+    // (a 12 px monospace character is about 7.3 px wide).
+    let longest = bars.iter().map(|b| b.0.chars().count()).max().unwrap_or(0);
+    let (label_w, bar_w, row_h) = (longest as f64 * 7.3 + 16.0, 420.0, 18.0);
     let height = row_h * bars.len() as f64 + 30.0;
     let mut h = format!(
-        "<h2 id=\"bench\">Bench: median whole run per case (ms)</h2>\n<p class=\"about\">{} runs per case; kernel {}</p>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{height:.0}\" font-family=\"DejaVu Sans Mono, monospace\" font-size=\"12\">",
+        "<h2 id=\"bench\">Bench: median whole run per case (ms)</h2>\n<p class=\"about\">{} runs per case; kernel {}. \
+         Over a Python case's bar, in light grey, its floor: its interpreter importing what \
+         the case imported, and nothing else.</p>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w:.0}\" height=\"{height:.0}\" font-family=\"DejaVu Sans Mono, monospace\" font-size=\"12\">",
         b["runs_per_case"],
         xml_escape(b["kernel"].as_str().unwrap_or("?")),
         w = label_w + bar_w + 80.0,
     );
-    for (i, (name, ms)) in bars.iter().enumerate() {
+    for (i, (name, ms, floor)) in bars.iter().enumerate() {
         let y = 10.0 + row_h * i as f64;
         let len = bar_w * ms / max;
+        let bh = row_h - 4.0;
         let _ = write!(
             h,
-            "<text x=\"{tx:.1}\" y=\"{ty:.1}\" text-anchor=\"end\">{n}</text><rect x=\"{label_w:.1}\" y=\"{y:.1}\" width=\"{len:.1}\" height=\"{bh:.1}\" fill=\"{fill}\"/><text x=\"{vx:.1}\" y=\"{ty:.1}\">{ms:.1}</text>",
+            "<text x=\"{tx:.1}\" y=\"{ty:.1}\" text-anchor=\"end\">{n}</text><rect x=\"{label_w:.1}\" y=\"{y:.1}\" width=\"{len:.1}\" height=\"{bh:.1}\" fill=\"{fill}\"/>",
             tx = label_w - 8.0,
             ty = y + 12.0,
             n = xml_escape(name),
-            bh = row_h - 4.0,
             fill = if i == 0 { "#6a1b9a" } else { "#546e7a" },
-            vx = label_w + len + 6.0,
+        );
+        let mut value = format!("{ms:.1}");
+        let mut end = len;
+        if let Some(f) = floor {
+            let flen = bar_w * f / max;
+            let _ = write!(
+                h,
+                "<rect x=\"{label_w:.1}\" y=\"{fy:.1}\" width=\"{flen:.1}\" height=\"{fh:.1}\" fill=\"#cfd8dc\"/>",
+                fy = y + bh / 4.0,
+                fh = bh / 2.0,
+            );
+            value = format!("{ms:.1} (floor {f:.1})");
+            end = end.max(flen);
+        }
+        let _ = write!(
+            h,
+            "<text x=\"{vx:.1}\" y=\"{ty:.1}\">{value}</text>",
+            vx = label_w + end + 6.0,
+            ty = y + 12.0,
         );
     }
     h.push_str("</svg>\n");
@@ -409,6 +436,31 @@ fn bench_chart(b: &Value) -> String {
 mod tests {
     use super::*;
     use harness::record::Runtime;
+
+    #[test]
+    fn the_bench_chart_draws_a_python_cases_floor_over_its_bar() {
+        let bench = serde_json::json!({
+            "runs_per_case": 3, "kernel": "k",
+            "python_runtime_bare_startup_ms": { "median": 10.0 },
+            "cases": [
+                { "case": "s/python/broken", "wall_ms": { "median": 40.0 }, "floor_ms": { "median": 20.0 } },
+                { "case": "s/rust/broken", "wall_ms": { "median": 2.0 } },
+            ],
+        });
+        let svg = bench_chart(&bench);
+        // The longest bar (40 ms) is the full width; the floor half of it.
+        assert!(
+            svg.contains("width=\"420.0\" height=\"14.0\" fill=\"#546e7a\""),
+            "{svg}"
+        );
+        assert!(
+            svg.contains("width=\"210.0\" height=\"7.0\" fill=\"#cfd8dc\""),
+            "{svg}"
+        );
+        assert!(svg.contains(">40.0 (floor 20.0)</text>"), "{svg}");
+        assert!(svg.contains(">2.0</text>"), "{svg}");
+        assert_eq!(svg.matches("#cfd8dc").count(), 1, "{svg}");
+    }
 
     #[test]
     fn cells_say_what_they_are_in_words_too() {

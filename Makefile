@@ -1,7 +1,7 @@
 # repro: see README.md. `make demo` runs every case; `make test` is the suite.
 CARGO ?= cargo
 
-.PHONY: help setup demo test test-nonroot lint nextest bench stress canary report diagrams canary-kernels kernels interpreters clean
+.PHONY: help setup demo test test-nonroot lint nextest bench bench-interpreters stress canary report diagrams canary-kernels kernels interpreters clean
 
 help:
 	@echo "make setup    install what a fresh machine lacks (idempotent)"
@@ -11,6 +11,7 @@ help:
 	@echo "make lint     rustfmt and clippy, warnings as errors"
 	@echo "make nextest  the suite under cargo-nextest (leaks fail)"
 	@echo "make bench    every case N times (N=30): rates, medians, p95, start-up, cargo test time"
+	@echo "make bench-interpreters  the Python cases' bench on every interpreter here (N=10): x bare, x floor"
 	@echo "make stress   N full rounds of every case (N=50), every core busy; counts flips, hangs, leaks"
 	@echo "make canary   every scenario on every interpreter here; drift report"
 	@echo "make report   one self-contained HTML page of the latest canary (target/report/index.html)"
@@ -56,6 +57,9 @@ nextest: setup
 bench: setup
 	$(CARGO) build --release --quiet
 	./target/release/repro bench --runs $${N:-30} --cargo-test
+
+bench-interpreters:
+	@ci/bench-interpreters.sh
 
 stress: setup
 	@ci/stress.sh

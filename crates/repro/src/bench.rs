@@ -744,35 +744,43 @@ fn markdown(
 }
 
 /// How many Python cases' whole runs are at most twice a bare start-up,
-/// and at most twice their floor, and which are not.
+/// and at most twice their floor, and which are not: of the cases that
+/// ran (a skipped case has no whole run), and that have a floor (none
+/// before 3.7, which has no import profile).
 fn ratios(benches: &[CaseBench]) -> String {
-    let python: Vec<&CaseBench> = benches
+    let ran: Vec<&CaseBench> = benches
         .iter()
-        .filter(|b| b.runtime == Runtime::Python)
+        .filter(|b| b.runtime == Runtime::Python && b.wall.is_some())
         .collect();
-    if python.is_empty() {
+    if ran.is_empty() {
         return String::new();
     }
-    let within = |r: Option<f64>| r.is_some_and(|r| r <= 2.0);
-    let bare = python.iter().filter(|b| within(b.over_bare().0)).count();
-    let floor: Vec<&&CaseBench> = python.iter().filter(|b| within(b.over_floor())).collect();
-    let over: Vec<String> = python
+    let within = |r: f64| r <= 2.0;
+    let bare: Vec<f64> = ran.iter().filter_map(|b| b.over_bare().0).collect();
+    let floor: Vec<(&str, f64)> = ran
         .iter()
-        .filter(|b| !within(b.over_floor()))
-        .map(|b| {
-            let r = b
-                .over_floor()
-                .map_or_else(|| "-".into(), |r| format!("{r:.1}"));
-            format!("{} {r}", b.label)
-        })
+        .filter_map(|b| Some((b.label.as_str(), b.over_floor()?)))
         .collect();
     let mut md = format!(
         "\n## Python cases: whole run over a bare start-up, and over the floor\n\n\
-         - at most 2 x a bare start-up: {bare} of {n}\n\
-         - at most 2 x its floor: {} of {n}\n",
-        floor.len(),
-        n = python.len()
+         - at most 2 x a bare start-up: {} of {}\n",
+        bare.iter().filter(|r| within(**r)).count(),
+        bare.len()
     );
+    if floor.is_empty() {
+        md.push_str("- at most 2 x its floor: no floor (no `-X importtime` profile here)\n");
+        return md;
+    }
+    md.push_str(&format!(
+        "- at most 2 x its floor: {} of {}\n",
+        floor.iter().filter(|(_, r)| within(*r)).count(),
+        floor.len()
+    ));
+    let over: Vec<String> = floor
+        .iter()
+        .filter(|(_, r)| !within(*r))
+        .map(|(label, r)| format!("{label} {r:.1}"))
+        .collect();
     if !over.is_empty() {
         md.push_str(&format!("- over 2 x its floor: {}\n", over.join(", ")));
     }
@@ -847,6 +855,59 @@ mod tests {
             ]
         );
         assert_eq!(Imports::parse("no profile here\n"), None);
+    }
+
+    fn python_case(label: &str, wall: f64, bare: f64, floor: Option<f64>) -> CaseBench {
+        let stat = |median| {
+            Some(Stat {
+                median,
+                p95: median,
+            })
+        };
+        CaseBench {
+            label: label.into(),
+            runtime: Runtime::Python,
+            expected: "behaved".into(),
+            runs: 1,
+            as_expected: 1,
+            verdicts: vec!["behaved".into()],
+            elapsed: stat(1.0),
+            wall: stat(wall),
+            startup: stat(wall - 1.0),
+            blocked_to_verdict: None,
+            imports: None,
+            bare: stat(bare),
+            floor: floor.and_then(stat),
+        }
+    }
+
+    #[test]
+    fn the_ratios_count_the_cases_within_two_and_name_those_over_their_floor() {
+        let md = ratios(&[
+            python_case("a/python/quick", 15.0, 10.0, Some(12.0)),
+            python_case("a/python/slow", 50.0, 10.0, Some(20.0)),
+            python_case("a/python/asyncio", 60.0, 10.0, Some(50.0)),
+        ]);
+        assert!(
+            md.contains("- at most 2 x a bare start-up: 1 of 3\n"),
+            "{md}"
+        );
+        assert!(md.contains("- at most 2 x its floor: 2 of 3\n"), "{md}");
+        assert!(
+            md.contains("- over 2 x its floor: a/python/slow 2.5\n"),
+            "{md}"
+        );
+        // No import profile (3.6): no floor, said so; a skipped case (no
+        // whole run) counts nowhere.
+        let mut skipped = python_case("a/python/skipped", 1.0, 10.0, None);
+        skipped.wall = None;
+        let md = ratios(&[python_case("a/python/quick", 15.0, 10.0, None), skipped]);
+        assert!(
+            md.contains("- at most 2 x a bare start-up: 1 of 1\n"),
+            "{md}"
+        );
+        assert!(md.contains("- at most 2 x its floor: no floor"), "{md}");
+        assert!(!md.contains("over 2 x"), "{md}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ help:
 	@echo "make test-nonroot  the suite as a throwaway unprivileged user (run as root)"
 	@echo "make lint     rustfmt and clippy, warnings as errors"
 	@echo "make nextest  the suite under cargo-nextest (leaks fail)"
-	@echo "make bench    every case N times (N=30): rates, medians, p95, start-up, cargo test time"
+	@echo "make bench    every case N times (N=30): rates, medians, p95, start-up, x bare, x floor, cargo test time"
 	@echo "make bench-interpreters  the Python cases' bench on every interpreter here (N=10): x bare, x floor"
 	@echo "make stress   N full rounds of every case (N=50), every core busy; counts flips, hangs, leaks"
 	@echo "make canary   every scenario on every interpreter here; drift report"

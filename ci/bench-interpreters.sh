@@ -51,7 +51,7 @@ for line in "${found[@]}"; do
     --out "$dir" >/dev/null 2>"$dir.log" || code=$?
   [ "$code" -gt "$status" ] && status=$code
   if [ ! -f "$dir/report.md" ]; then
-    summary+=("| $implementation $version | \`$py\` | no report (exit $code) | | |")
+    summary+=("| $implementation $version | no report (exit $code): $dir.log | | | |")
     continue
   fi
   # The bench's own counts: "- at most 2 x a bare start-up: 9 of 48".

@@ -10,7 +10,8 @@
 # stdout.
 #
 #   make bench-interpreters                     N=10 runs per case, every scenario
-#   N=1 SCENARIO=fork-stdio-duplicate ci/bench-interpreters.sh   (CI's smoke run)
+#   N=1 SCENARIO=fork-stdio-duplicate REPRO=target/debug/repro ci/bench-interpreters.sh
+#                                             (CI's smoke run, with the binary it has built)
 #
 # Exit: 0 when every run on every interpreter was as expected (a missed
 # speed target is reported, not an error), else the worst exit of a bench.
@@ -21,12 +22,16 @@ SCENARIO="${SCENARIO:-all}"
 out=target/bench/interpreters
 
 make --no-print-directory setup
-cargo build --release --quiet
+# REPRO: the repro to run; by default a release build, made here.
+if [ -z "${REPRO:-}" ]; then
+  cargo build --release --quiet
+  REPRO=./target/release/repro
+fi
 rm -rf "$out"
 mkdir -p "$out"
 
 # "CPython 3.11.7 /path/to/python3", one per interpreter kept.
-mapfile -t found < <(./target/release/repro interpreters 2>/dev/null | grep -v '^dropped ')
+mapfile -t found < <("$REPRO" interpreters 2>/dev/null | grep -v '^dropped ')
 if [ ${#found[@]} -eq 0 ]; then
   echo "bench-interpreters: no interpreter found (repro interpreters)" >&2
   exit 2
@@ -47,7 +52,7 @@ for line in "${found[@]}"; do
   dir="$out/$version"
   echo "bench-interpreters: $implementation $version ($py), $N run(s) per case; progress in $dir.log" >&2
   code=0
-  ./target/release/repro bench "$SCENARIO" --runtime python --python "$py" --runs "$N" \
+  "$REPRO" bench "$SCENARIO" --runtime python --python "$py" --runs "$N" \
     --out "$dir" >/dev/null 2>"$dir.log" || code=$?
   [ "$code" -gt "$status" ] && status=$code
   if [ ! -f "$dir/report.md" ]; then

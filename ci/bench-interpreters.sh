@@ -30,8 +30,9 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 
-# "CPython 3.11.7 /path/to/python3", one per interpreter kept.
-mapfile -t found < <("$REPRO" interpreters 2>/dev/null | grep -v '^dropped ')
+# "CPython 3.11.7 /path/to/its/python", one per interpreter found: its
+# canary environment where there is one, else itself.
+mapfile -t found < <("$REPRO" interpreters --environments)
 if [ ${#found[@]} -eq 0 ]; then
   echo "bench-interpreters: no interpreter found (repro interpreters)" >&2
   exit 2
@@ -40,15 +41,7 @@ fi
 status=0
 summary=()
 for line in "${found[@]}"; do
-  read -r implementation version path <<<"$line"
-  py="$path"
-  base="$("$path" -c 'import sys; print(sys.base_prefix)')"
-  for env in target/canary-envs/"$version"-*/bin/python; do
-    if [ -x "$env" ] && [ "$("$env" -c 'import sys; print(sys.base_prefix)' 2>/dev/null)" = "$base" ]; then
-      py="$PWD/$env"
-      break
-    fi
-  done
+  read -r implementation version py <<<"$line"
   dir="$out/$version"
   echo "bench-interpreters: $implementation $version ($py), $N run(s) per case; progress in $dir.log" >&2
   code=0

@@ -181,4 +181,72 @@ fn interpreters_lists_what_was_found_with_its_implementation() {
         let v = harness::spec::parse_version(&version).unwrap();
         assert!(v >= vec![3, 9], "{path} is {version}");
     }
+    // --environments: the same interpreters, each with the python its cases
+    // run with outside the canary: that version's canary environment where
+    // `make canary` made one, else the interpreter itself.
+    let found: Vec<String> = repro(&["interpreters"])
+        .stdout()
+        .lines()
+        .filter(|l| !l.starts_with("dropped "))
+        .map(str::to_owned)
+        .collect();
+    let ran = repro(&["interpreters", "--environments"]);
+    assert_eq!(ran.code(), Some(0), "{}", ran.show());
+    let stdout = ran.stdout();
+    let listed: Vec<&str> = stdout.lines().collect();
+    assert_eq!(listed.len(), found.len(), "{}", ran.show());
+    for (line, plain) in listed.iter().zip(&found) {
+        let mut cols = line.splitn(3, ' ');
+        let (implementation, version, py) = (
+            cols.next().unwrap(),
+            cols.next().unwrap(),
+            cols.next().unwrap(),
+        );
+        assert!(
+            plain.starts_with(&format!("{implementation} {version} ")),
+            "{line} / {plain}"
+        );
+        let env = Path::new(py).ancestors().nth(2).filter(|d| {
+            d.parent()
+                .is_some_and(|p| p.ends_with("target/canary-envs"))
+        });
+        match env {
+            Some(dir) => {
+                let name = dir.file_name().unwrap().to_string_lossy();
+                assert!(name.starts_with(&format!("{version}-")), "{line}");
+            }
+            None => assert_eq!(*line, plain.as_str(), "not an environment: the interpreter"),
+        }
+        // Where `make canary` made one for it (a venv whose pyvenv.cfg names
+        // the interpreter's directory as home), the listing names it.
+        let home = |p: &Path| {
+            std::fs::canonicalize(p)
+                .ok()
+                .and_then(|p| p.parent().map(Path::to_path_buf))
+        };
+        let plain_path = Path::new(plain.splitn(3, ' ').nth(2).unwrap());
+        let envs = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/canary-envs");
+        let made = std::fs::read_dir(&envs)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|d| {
+                d.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{version}-"))
+                    && d.path().join("bin/python").exists()
+                    && !d.path().join("failed").exists()
+                    && std::fs::read_to_string(d.path().join("pyvenv.cfg")).is_ok_and(|cfg| {
+                        cfg.lines()
+                            .filter_map(|l| l.strip_prefix("home = "))
+                            .any(|h| home(plain_path) == std::fs::canonicalize(h).ok())
+                    })
+            });
+        assert_eq!(env.is_some(), made, "{line}: environment made: {made}");
+        assert_eq!(
+            harness::python::check(Path::new(py)).unwrap(),
+            version,
+            "{line}"
+        );
+    }
 }

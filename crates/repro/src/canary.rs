@@ -88,17 +88,7 @@ pub(crate) fn environment(
         // interpreters` provisions is one, inside its root): its own.
         return requirements(root, &found.path).map(|missing| (found.path.clone(), missing));
     }
-    let real = std::fs::canonicalize(&found.path).unwrap_or_else(|_| found.path.clone());
-    let key = real
-        .to_string_lossy()
-        .bytes()
-        .fold(0xcbf29ce484222325, |h: u64, b| {
-            (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
-        });
-    let dir = root
-        .join("target")
-        .join("canary-envs")
-        .join(format!("{}-{key:016x}", found.version));
+    let dir = environment_dir(root, found);
     let py = dir.join("bin").join("python");
     if let Ok(why) = std::fs::read_to_string(dir.join("failed")) {
         return Err(why);
@@ -117,6 +107,34 @@ pub(crate) fn environment(
         }
     }
     requirements(root, &py).map(|missing| (py, missing))
+}
+
+/// Where [`environment`] keeps an interpreter's environment: one per
+/// interpreter (its real path's hash), under `target/canary-envs/`.
+fn environment_dir(root: &Path, found: &python::Found) -> PathBuf {
+    let real = std::fs::canonicalize(&found.path).unwrap_or_else(|_| found.path.clone());
+    let key = real
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf29ce484222325, |h: u64, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+        });
+    root.join("target")
+        .join("canary-envs")
+        .join(format!("{}-{key:016x}", found.version))
+}
+
+/// The python an interpreter's cases run with outside the canary: its
+/// environment, if [`environment`] made one (and it did not fail), else
+/// itself. Nothing is made here.
+fn existing_environment(root: &Path, found: &python::Found) -> PathBuf {
+    let dir = environment_dir(root, found);
+    let py = dir.join("bin").join("python");
+    if !found.in_venv && py.exists() && !dir.join("failed").exists() {
+        py
+    } else {
+        found.path.clone()
+    }
 }
 
 /// Runs `pyrepro/requirements.py` with the environment's `py`: what it
@@ -606,9 +624,22 @@ pub(crate) fn junit(name: &str, labels: &[&str], cells: &[Cell], elapsed: Durati
 
 /// `repro interpreters`: what discovery finds, and why it dropped the rest;
 /// with `embeddable`, only the paths `ci/canary.sh` rebuilds the embedded
-/// runtime for.
-pub fn interpreters(embeddable: bool, out: &mut Out) -> Result<u8, RunError> {
+/// runtime for; with `environments`, each with the python its cases run
+/// with outside the canary (`ci/bench-interpreters.sh`).
+pub fn interpreters(embeddable: bool, environments: bool, out: &mut Out) -> Result<u8, RunError> {
     let (found, dropped) = python::discover(&[]);
+    if environments {
+        let root = crate::registry::root();
+        for f in &found {
+            out.line(&format!(
+                "{} {} {}",
+                f.implementation,
+                f.version,
+                existing_environment(&root, f).display()
+            ))?;
+        }
+        return Ok(exit::OK);
+    }
     if !embeddable {
         for f in &found {
             out.line(&format!(

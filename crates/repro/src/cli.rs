@@ -188,6 +188,12 @@ pub enum Command {
         /// binary embeds: what ci/canary.sh rebuilds for.
         #[arg(long)]
         embeddable: bool,
+        /// Each as `<implementation> <version> <python>`, the python being
+        /// its canary environment (target/canary-envs, with the packages the
+        /// cases import; made by `make canary`) where there is one, else the
+        /// interpreter: what `make bench-interpreters` runs.
+        #[arg(long, conflicts_with = "embeddable")]
+        environments: bool,
     },
     /// Run one case in this process and print its verdict record (what the
     /// supervisor spawns for the rust runtime).

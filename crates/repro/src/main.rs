@@ -100,7 +100,10 @@ fn main() -> ExitCode {
             &mut out,
         ),
         Command::Kernels(args) => kernels::exec(args, &mut out),
-        Command::Interpreters { embeddable } => canary::interpreters(*embeddable, &mut out),
+        Command::Interpreters {
+            embeddable,
+            environments,
+        } => canary::interpreters(*embeddable, *environments, &mut out),
         Command::InternalRun {
             scenario,
             runtime,

@@ -24,9 +24,11 @@ so (an Event; for stdout, it is seen blocked in write() in /proc while
 holding the lock). Only then does the main thread fork. The child reports
 ``locking`` on a progress pipe, then takes the lock and reports ``locked``.
 The parent watches (proc.watch_for_deadlock): EOF on the pipe means the
-child finished; a child that stopped reporting and sits in the same futex
-wait across consecutive /proc samples is deadlocked, and is killed and
-reaped.
+child finished. A child that stopped reporting is deadlocked when /proc
+shows its only thread asleep in an untimed private futex wait (nothing left
+in the process can wake it: the lock's owner was not copied), or, for any
+other wait, the same futex wait across consecutive samples; it is killed
+and reaped.
 """
 
 import io
@@ -98,18 +100,19 @@ def fork_and_watch(obs, child_work, holding=None):
         for w in caught:
             if issubclass(w.category, DeprecationWarning):
                 obs.note({"fork_warning": str(w.message)})
-        deadlocked = note_watch(obs, forked, progress_r)
-    if deadlocked:
-        tr.event("parent", "child asleep in futex, unchanged: deadlocked; SIGKILL")
+        proof = note_watch(obs, forked, progress_r)
+    if proof:
+        tr.event("parent", "%s: deadlocked; SIGKILL" % proc.PROOF_SEEN[proof])
     else:
         tr.event("parent", "child exited")
     obs.trace = tr.finish()
-    return deadlocked
+    return proof is not None
 
 
 def note_watch(obs, forked, progress_r):
     """Watches a forked child; notes the verdict's evidence; kills and reaps
-    a deadlocked child. Returns True if it deadlocked."""
+    a deadlocked child. Returns the proof of its deadlock (proc.PROOF_SEEN's
+    keys), None if it finished."""
     try:
         outcome, progress, detail = proc.watch_for_deadlock(forked.pid, progress_r)
     finally:
@@ -119,19 +122,19 @@ def note_watch(obs, forked, progress_r):
         obs.symptom = CHILD_DEADLOCK
         last = detail["samples"][-1]
         obs.note("child %d stopped after %r and sits in a futex wait on 0x%x "
-                 "(state %s, wchan %s), unchanged across %d samples"
+                 "(state %s, wchan %s), %s"
                  % (forked.pid, progress[-1] if progress else None,
                     proc.futex_addr(last) or 0, last["state"], last["wchan"],
-                    len(detail["samples"])))
+                    proc.proof_reason(detail)))
         obs.note({"blocked_to_verdict_ms": detail["blocked_to_verdict_ms"]})
         os.kill(forked.pid, proc.SIGKILL)
         obs.note("child %d: %s (killed: deadlocked)" % (forked.pid, forked.wait()))
-        return True
+        return detail["proof"]
     if outcome == "undecided":
         raise RuntimeError("child %d neither finished nor blocked: %r"
                            % (forked.pid, detail))
     obs.note("child %d: %s" % (forked.pid, forked.wait()))
-    return False
+    return None
 
 
 def lock_case(fix):
@@ -310,8 +313,9 @@ def mp_case(method):
             return "exit code %s" % child.exitcode
 
     try:
-        if note_watch(obs, Spawned(), os.dup(progress_r.fileno())):
-            tr.event("parent", "child asleep in futex, unchanged: deadlocked; SIGKILL")
+        proof = note_watch(obs, Spawned(), os.dup(progress_r.fileno()))
+        if proof:
+            tr.event("parent", "%s: deadlocked; SIGKILL" % proc.PROOF_SEEN[proof])
         else:
             tr.event("parent", "the %s child reported %s and exited" % (
                 method, [e["child_progress"] for e in obs.evidence

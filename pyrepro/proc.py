@@ -17,10 +17,13 @@ Mirrors crates/harness/src/fork.rs and procfs.rs:
   ``proc_stat(pid)``: its state and parent.
 * ``become_subreaper()``: orphaned descendants come to this process.
 * ``watch_for_deadlock(pid, progress_fd)``: crates/harness/src/hang.rs in
-  Python: waits on the child's progress pipe, samples /proc while it is
-  quiet, and calls it deadlocked after STABLE_SAMPLES identical futex-wait
-  samples, with nothing in between but wake-ups that cost less than
-  WAKE_CPU_BUDGET_NS of CPU (a timed wait going back to the same wait).
+  Python: waits on the child's progress pipe, looks at /proc while it is
+  quiet, and calls it deadlocked on either of hang.rs's two proofs: a lone
+  waiter (one thread, asleep in an untimed private futex wait, unchanged and
+  without running between two looks: nothing can wake it), or a stable wait
+  (STABLE_SAMPLES identical futex-wait samples, SAMPLE_EVERY apart, with
+  nothing in between but wake-ups that cost less than WAKE_CPU_BUDGET_NS of
+  CPU: a timed wait going back to the same wait).
 """
 
 import errno
@@ -284,6 +287,7 @@ def epoll_targets(pid, fd):
 
 #: harness::hang's constants, in seconds.
 SAMPLE_EVERY = 0.010
+LOOK_EVERY = 0.001
 STABLE_SAMPLES = 3
 #: hang.rs's WAKE_CPU_BUDGET: the CPU a thread may spend, from the first of a
 #: run of identical futex-wait samples, and still count as waiting when a
@@ -307,12 +311,16 @@ GIVE_UP_AFTER = _give_up_after()
 #: Linux architectures CPython has wheels for (manylinux, musllinux) whose
 #: numbers are checked against the kernel's tables: the asm-generic ones
 #: (aarch64, riscv64, loongarch64), x86_64, i386 and 32-bit arm. futex is
-#: futex, futex_time64 (32-bit), futex_waitv and futex_wait; wait is wait4
-#: and waitid.
-_GENERIC = {"futex": (98, 449, 454), "write": (64,), "gettid": 178, "wait": (260, 95)}
-_I386_ARM = {"futex": (240, 422, 449, 454), "write": (4,), "gettid": 224}
+#: futex, futex_time64 (32-bit), futex_waitv and futex_wait; futex_op the
+#: ones among them whose arguments are (uaddr, op, val, timeout, ...); wait
+#: is wait4 and waitid.
+_GENERIC = {"futex": (98, 449, 454), "futex_op": (98,), "write": (64,), "gettid": 178,
+            "wait": (260, 95)}
+_I386_ARM = {"futex": (240, 422, 449, 454), "futex_op": (240, 422), "write": (4,),
+             "gettid": 224}
 SYSCALLS = {
-    "x86_64": {"futex": (202, 449, 454), "write": (1,), "gettid": 186, "wait": (61, 247)},
+    "x86_64": {"futex": (202, 449, 454), "futex_op": (202,), "write": (1,), "gettid": 186,
+               "wait": (61, 247)},
     "aarch64": _GENERIC,
     "riscv64": _GENERIC,
     "loongarch64": _GENERIC,
@@ -366,6 +374,7 @@ def sample(pid, quiet_s, tid=None):
         "syscall": _read(base + "/syscall") or "",
         "wchan": _read(base + "/wchan") or "",
         "cpu_ns": int(schedstat.split()[0]) if schedstat else None,
+        "threads": int(fields[17]),
     }
 
 
@@ -395,6 +404,58 @@ def futex_addr(s):
     return int(words[1], 16) if len(words) > 1 else None
 
 
+_FUTEX_WAIT, _FUTEX_WAIT_BITSET = 0, 9
+_FUTEX_PRIVATE_FLAG, _FUTEX_CLOCK_REALTIME = 128, 256
+
+
+def in_untimed_private_wait(s):
+    """Asleep in a wait only its own process can end (hang.rs's
+    ``Sample::in_untimed_private_wait``): futex(addr, FUTEX_WAIT or
+    FUTEX_WAIT_BITSET with FUTEX_PRIVATE_FLAG, val, NULL). A futex shared
+    between processes (a multiprocessing lock) or a timed wait (the GIL's)
+    is not."""
+    words = s["syscall"].split()
+    if s["state"] != "S" or len(words) < 5 or not words[0].isdigit():
+        return False
+    if not (words[2].startswith("0x") and words[4].startswith("0x")):
+        return False
+    op, timeout = int(words[2], 16), int(words[4], 16)
+    command = op & ~(_FUTEX_PRIVATE_FLAG | _FUTEX_CLOCK_REALTIME)
+    return (int(words[0]) in syscalls("futex_op") and op & _FUTEX_PRIVATE_FLAG != 0
+            and command in (_FUTEX_WAIT, _FUTEX_WAIT_BITSET) and timeout == 0)
+
+
+def lone_waiter(before, now):
+    """Two consecutive looks that prove the process can never leave its
+    wait (hang.rs's ``lone_waiter``): the same untimed private futex wait in
+    both, no CPU time between them (it slept throughout, including when
+    ``now`` counted the threads), and one thread: nothing can wake it."""
+    return (in_untimed_private_wait(before) and in_untimed_private_wait(now)
+            and before["syscall"] == now["syscall"]
+            and before["cpu_ns"] is not None and before["cpu_ns"] == now["cpu_ns"]
+            and now["threads"] == 1)
+
+
+def look_after(quiet_s):
+    """Seconds to wait for progress before the next look, after ``quiet_s``
+    of quiet: half of it, from LOOK_EVERY up to SAMPLE_EVERY."""
+    return min(max(quiet_s / 2.0, LOOK_EVERY), SAMPLE_EVERY)
+
+
+#: What the parent saw, by proof, for a timeline (hang.rs's ``Proof::seen``).
+PROOF_SEEN = {"lone-waiter": "child's only thread asleep in an untimed private futex wait",
+              "stable": "child asleep in futex, unchanged"}
+
+
+def proof_reason(detail):
+    """Why the watched child is deadlocked, for the evidence, from
+    ``watch_for_deadlock``'s detail (as hang.rs's ``Watched::note``)."""
+    if detail["proof"] == "lone-waiter":
+        return ("its only thread, in an untimed private wait: nothing left in the "
+                "process can wake it")
+    return "unchanged across %d samples" % len(detail["samples"])
+
+
 def observe(stable, s):
     """One more sample into ``stable``, the run of identical futex-wait
     samples so far; returns the run, restarted where the sample breaks it
@@ -410,15 +471,20 @@ def observe(stable, s):
 
 def watch_for_deadlock(pid, progress_fd):
     """Returns ("finished", progress, None) when the progress pipe reaches
-    EOF, ("deadlocked", progress, {"samples", "blocked_to_verdict_ms"}), or
-    ("undecided", progress, last_sample) after GIVE_UP_AFTER."""
+    EOF, ("deadlocked", progress, {"samples", "proof", "blocked_to_verdict_ms"})
+    (proof "lone-waiter" or "stable"), or ("undecided", progress,
+    last_sample) after GIVE_UP_AFTER."""
     start = last_progress = time.monotonic()
     progress, partial, stable = [], b"", []
+    before, next_stable = None, last_progress + SAMPLE_EVERY
     while True:
         now = time.monotonic()
         if now - start > GIVE_UP_AFTER:
             return "undecided", progress, sample(pid, now - last_progress)
-        if select.select([progress_fd], [], [], SAMPLE_EVERY)[0]:
+        # The next look: soon after progress, and never later than the
+        # stable rule's next sample.
+        wait = min(look_after(now - last_progress), max(0.0, next_stable - now))
+        if select.select([progress_fd], [], [], wait)[0]:
             data = os.read(progress_fd, 512)
             if not data:
                 return "finished", progress, None
@@ -427,15 +493,23 @@ def watch_for_deadlock(pid, progress_fd):
                 line, partial = partial.split(b"\n", 1)
                 progress.append(line.decode("utf-8", "replace").strip())
             last_progress = time.monotonic()
-            stable = []
+            stable, before, next_stable = [], None, last_progress + SAMPLE_EVERY
             continue
         s = sample(pid, time.monotonic() - last_progress)
         if s is None:
             return "finished", progress, None
-        stable = observe(stable, s)
-        if len(stable) >= STABLE_SAMPLES:
+        decided = None
+        if before is not None and lone_waiter(before, s):
+            decided = ("lone-waiter", [before, s])
+        before = s
+        if decided is None and time.monotonic() >= next_stable:
+            next_stable = time.monotonic() + SAMPLE_EVERY
+            stable = observe(stable, s)
+            if len(stable) >= STABLE_SAMPLES:
+                decided = ("stable", stable)
+        if decided is not None:
             blocked_ms = (time.monotonic() - last_progress) * 1000.0
-            return "deadlocked", progress, {"samples": stable,
+            return "deadlocked", progress, {"samples": decided[1], "proof": decided[0],
                                             "blocked_to_verdict_ms": round(blocked_ms, 1)}
 
 

@@ -116,6 +116,78 @@ print(proc.in_futex_wait(at("S", "running", 0, "futex_do_wait")),
     );
 }
 
+/// pyrepro's lone-waiter proof (`proc.lone_waiter`,
+/// `proc.in_untimed_private_wait`, `proc.look_after`) is harness::hang's,
+/// on the same looks as its unit tests: each line's answer is compared
+/// with the harness's own, computed here.
+#[test]
+fn pyrepro_proves_a_lone_waiter_where_the_harness_does() {
+    use harness::hang::{Sample, lone_waiter, look_after};
+    use std::time::Duration;
+    let nr = libc::SYS_futex;
+    // (op, timeout, state, cpu µs of the second look, threads)
+    let cases: &[(u64, u64, &str, Option<u64>, u64)] = &[
+        (0x189, 0, "S", Some(500), 1),
+        (0x89, 0, "S", Some(500), 1),
+        (0x80, 0, "S", Some(500), 1),
+        (0x189, 0x7ffd_1000, "S", Some(500), 1),
+        (0x109, 0, "S", Some(500), 1),
+        (0x86, 0, "S", Some(500), 1),
+        (0x81, 0, "S", Some(500), 1),
+        (0x189, 0, "R", Some(500), 1),
+        (0x189, 0, "S", Some(501), 1),
+        (0x189, 0, "S", Some(500), 2),
+        (0x189, 0, "S", None, 1),
+    ];
+    let line = |op: u64, timeout: u64| {
+        format!("{nr} 0x55d5c0a0 {op:#x} 0x0 {timeout:#x} 0x0 0xffffffff 0x7ffd 0x7f12")
+    };
+    let look = |op, timeout, state: &str, cpu_us: Option<u64>, threads| Sample {
+        quiet_ms: 0,
+        state: state.into(),
+        syscall: line(op, timeout),
+        wchan: String::new(),
+        cpu: cpu_us.map(Duration::from_micros),
+        threads,
+    };
+    let mut script = String::from(
+        "from pyrepro import proc\n\
+         def look(op, timeout, state, cpu_us, threads):\n\
+         \x20   line = '%d 0x55d5c0a0 %#x 0x0 %#x 0x0 0xffffffff 0x7ffd 0x7f12' % (\n\
+         \x20       proc.syscalls('futex_op')[0], op, timeout)\n\
+         \x20   return {'quiet_ms': 0, 'state': state, 'syscall': line, 'wchan': '',\n\
+         \x20           'cpu_ns': None if cpu_us is None else cpu_us * 1000, 'threads': threads}\n",
+    );
+    let mut want = String::new();
+    for &(op, timeout, state, cpu, threads) in cases {
+        let before = look(op, timeout, state, cpu.map(|_| 500), 1);
+        let now = look(op, timeout, state, cpu, threads);
+        let py_cpu = cpu.map_or("None".to_owned(), |c| c.to_string());
+        let py_before = if cpu.is_some() { "500" } else { "None" };
+        script.push_str(&format!(
+            "print(proc.lone_waiter(look({op}, {timeout}, {state:?}, {py_before}, 1), \
+             look({op}, {timeout}, {state:?}, {py_cpu}, {threads})))\n"
+        ));
+        want.push_str(if lone_waiter(&before, &now) {
+            "True\n"
+        } else {
+            "False\n"
+        });
+    }
+    for ms in [0u64, 6, 1000] {
+        script.push_str(&format!(
+            "print(round(proc.look_after({ms} / 1000.0) * 1e6))\n"
+        ));
+        let micros = look_after(Duration::from_millis(ms)).as_micros();
+        want.push_str(&format!("{micros}\n"));
+    }
+    let out = python().args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), want, "{script}");
+    // Not every answer the same: the cases tell the proofs apart.
+    assert_eq!(want.matches("True").count(), 3, "{want}");
+}
+
 #[test]
 fn scenario_environment_is_controlled() {
     // What the user's shell exports must not reach the scenario process.

@@ -211,10 +211,8 @@ pub fn watch_and_reap(
     let watched = hang::watch(pid, progress).map_err(|e| format!("watch: {e}"))?;
     if let Some(last) = watched.note(obs, pid, CHILD_DEADLOCK)? {
         explain(obs, last);
-        tr.event(
-            "parent",
-            "child asleep in futex, unchanged: deadlocked; SIGKILL",
-        );
+        let seen = watched.proof().map_or("", hang::Proof::seen);
+        tr.event("parent", format!("{seen}: deadlocked; SIGKILL"));
         let _ = nix::sys::signal::kill(child.pid(), nix::sys::signal::Signal::SIGKILL);
     }
     let status = child.wait().map_err(|e| format!("waitpid: {e}"))?;

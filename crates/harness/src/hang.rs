@@ -12,12 +12,32 @@
 //!
 //! [`watch`] combines both signals. The child writes progress messages to a
 //! pipe (the last one before the lock, say `locking`). The parent waits on
-//! that pipe with a short poll timeout, and each timeout is one `/proc`
-//! sample. The verdict is [`Watched::Deadlocked`] when
-//! [`STABLE_SAMPLES`] consecutive samples show the child asleep in a futex
-//! syscall with an identical `syscall` line and no progress in between. It is
-//! [`Watched::Finished`] when the pipe reaches EOF (the child exited or closed
-//! it). A busy or merely slow child never matches: it moves, or it runs.
+//! that pipe with a short poll timeout, and each timeout is one look at
+//! `/proc`. It is [`Watched::Finished`] when the pipe reaches EOF (the child
+//! exited or closed it). It is [`Watched::Deadlocked`] on either of two
+//! grounds ([`Proof`]):
+//!
+//! - **A lone waiter** ([`Proof::LoneWaiter`]), proved in two looks: the
+//!   process has one thread, and that thread sleeps in an untimed, private
+//!   futex wait (`FUTEX_WAIT` or `FUTEX_WAIT_BITSET` with
+//!   `FUTEX_PRIVATE_FLAG` and no timeout), the same in both looks, without
+//!   having run in between (`/proc/<pid>/schedstat` unchanged). A private
+//!   futex can be woken only by a thread of the same process, there is no
+//!   other, and no timeout will end the wait: nothing can. This is the shape
+//!   of every fork-while-locked child (after `fork()` the child has one
+//!   thread; the lock's owner was not copied), so its verdict comes a
+//!   millisecond or two after the child blocks instead of 30.
+//! - **A stable wait** ([`Proof::Stable`]), for everything else (a timed
+//!   wait, a futex shared with another process, more threads):
+//!   [`STABLE_SAMPLES`] consecutive samples, [`SAMPLE_EVERY`] apart, show the
+//!   child asleep in a futex syscall with an identical `syscall` line and no
+//!   progress in between. A busy or merely slow child never matches: it
+//!   moves, or it runs.
+//!
+//! The looks come quickly after a progress message (every [`LOOK_EVERY`]),
+//! then slow down to [`SAMPLE_EVERY`] as the child stays quiet
+//! ([`look_after`]), so a child that blocks at once is seen at once and one
+//! that works quietly for long is not read a thousand times a second.
 //!
 //! A thread in a *timed* wait comes out of it and goes back: CPython's GIL
 //! wait returns every 5 ms to ask the holder to let go, so a child that
@@ -31,7 +51,8 @@
 //!
 //! `wchan` is kept as supporting evidence only: its names differ across
 //! kernels. When `/proc/<pid>/syscall` is unreadable (some hardened kernels),
-//! a `wchan` containing `futex` stands in for it.
+//! a `wchan` containing `futex` stands in for it (for a stable wait only:
+//! a lone waiter needs the syscall's arguments).
 
 use crate::procfs;
 use crate::scenario::Observation;
@@ -40,8 +61,11 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-/// Time between two samples while the child is quiet.
+/// Time between two samples of a stable wait, and the longest time between
+/// two looks while the child is quiet.
 pub const SAMPLE_EVERY: Duration = Duration::from_millis(10);
+/// The shortest time between two looks: right after a progress message.
+pub const LOOK_EVERY: Duration = Duration::from_millis(1);
 /// Consecutive identical futex-wait samples that make a deadlock.
 pub const STABLE_SAMPLES: usize = 3;
 /// CPU time a thread may spend, from the first of a run of identical
@@ -166,6 +190,8 @@ pub struct Sample {
     /// Time on a CPU so far (`/proc/<pid>/schedstat`), where readable.
     #[serde(skip)]
     pub cpu: Option<Duration>,
+    /// Threads in the process (`/proc/<pid>/stat`).
+    pub threads: u64,
 }
 
 impl Sample {
@@ -184,9 +210,58 @@ impl Sample {
 
     /// The futex word the child waits on (the syscall's first argument).
     pub fn futex_addr(&self) -> Option<u64> {
-        let arg = self.syscall.split_whitespace().nth(1)?;
-        u64::from_str_radix(arg.trim_start_matches("0x"), 16).ok()
+        self.arg(1)
     }
+
+    /// Argument `n` (1 to 6) of the syscall line.
+    fn arg(&self, n: usize) -> Option<u64> {
+        let arg = self.syscall.split_whitespace().nth(n)?;
+        u64::from_str_radix(arg.strip_prefix("0x")?, 16).ok()
+    }
+
+    /// Whether this sample shows a thread asleep in a wait only its own
+    /// process can end: `futex(addr, FUTEX_WAIT or FUTEX_WAIT_BITSET,
+    /// with FUTEX_PRIVATE_FLAG, val, NULL)`. Private: the kernel keys the
+    /// wait on this process's memory, so only its own threads can wake it
+    /// (a futex shared between processes, such as a `multiprocessing` lock,
+    /// is not). Untimed: the timeout pointer is NULL, so no clock ends it.
+    pub fn in_untimed_private_wait(&self) -> bool {
+        const FUTEX_WAIT: u64 = 0;
+        const FUTEX_WAIT_BITSET: u64 = 9;
+        const FUTEX_PRIVATE_FLAG: u64 = 128;
+        const FUTEX_CLOCK_REALTIME: u64 = 256;
+        let nr = self.syscall.split_whitespace().next();
+        let (Some(op), Some(timeout)) = (self.arg(2), self.arg(4)) else {
+            return false;
+        };
+        self.state == "S"
+            && nr.and_then(|w| w.parse::<i64>().ok()) == Some(libc::SYS_futex)
+            && op & FUTEX_PRIVATE_FLAG != 0
+            && [FUTEX_WAIT, FUTEX_WAIT_BITSET]
+                .contains(&(op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)))
+            && timeout == 0
+    }
+}
+
+/// Whether two consecutive looks, `before` then `now`, prove the process
+/// can never leave its wait (see [`Proof::LoneWaiter`]): the same untimed
+/// private futex wait in both, no CPU time spent between them (so the
+/// thread slept throughout, including when `now` counted the threads), and
+/// one thread.
+pub fn lone_waiter(before: &Sample, now: &Sample) -> bool {
+    before.in_untimed_private_wait()
+        && now.in_untimed_private_wait()
+        && before.syscall == now.syscall
+        && before.cpu.is_some()
+        && before.cpu == now.cpu
+        && now.threads == 1
+}
+
+/// How long to wait for progress before the next look, when the child has
+/// been quiet for `quiet`: half of it, from [`LOOK_EVERY`] up to
+/// [`SAMPLE_EVERY`].
+pub fn look_after(quiet: Duration) -> Duration {
+    (quiet / 2).clamp(LOOK_EVERY, SAMPLE_EVERY)
 }
 
 fn sample(pid: i32, quiet: Duration) -> Option<Sample> {
@@ -198,6 +273,7 @@ fn sample(pid: i32, quiet: Duration) -> Option<Sample> {
         syscall: syscall.trim().to_owned(),
         wchan: procfs::wchan(pid).unwrap_or_default(),
         cpu: procfs::cpu_time(pid).ok(),
+        threads: stat.threads,
     })
 }
 
@@ -239,6 +315,27 @@ impl Stable {
     }
 }
 
+/// Why a child was found deadlocked (see the module's doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proof {
+    /// Its only thread sleeps in an untimed private futex wait: nothing
+    /// can wake it. Two looks.
+    LoneWaiter,
+    /// The same futex wait across [`STABLE_SAMPLES`] samples
+    /// [`SAMPLE_EVERY`] apart.
+    Stable,
+}
+
+impl Proof {
+    /// What the parent saw, for a timeline: `"... : deadlocked"`.
+    pub fn seen(self) -> &'static str {
+        match self {
+            Proof::LoneWaiter => "child's only thread asleep in an untimed private futex wait",
+            Proof::Stable => "child asleep in futex, unchanged",
+        }
+    }
+}
+
 /// How watching ended.
 #[derive(Debug)]
 pub enum Watched {
@@ -251,8 +348,11 @@ pub enum Watched {
     Deadlocked {
         /// Every progress message, in order; the last one is where it stopped.
         progress: Vec<String>,
-        /// The samples that decided it (the last [`STABLE_SAMPLES`]).
+        /// The samples that decided it: the two looks of a lone waiter, or
+        /// the last [`STABLE_SAMPLES`] of a stable wait.
         samples: Vec<Sample>,
+        /// Which rule decided it.
+        proof: Proof,
         /// From the last progress message to the verdict.
         blocked_to_verdict: Duration,
     },
@@ -266,6 +366,14 @@ pub enum Watched {
 }
 
 impl Watched {
+    /// Which rule found the deadlock; `None` if there was none.
+    pub fn proof(&self) -> Option<Proof> {
+        match self {
+            Watched::Deadlocked { proof, .. } => Some(*proof),
+            _ => None,
+        }
+    }
+
     /// Notes what watching found into `obs` (the child's progress; for a
     /// deadlock, where it sits and how long the verdict took, and
     /// `obs.symptom = Some(symptom)`). Returns the deciding sample if the
@@ -288,19 +396,25 @@ impl Watched {
             Watched::Deadlocked {
                 progress,
                 samples,
+                proof,
                 blocked_to_verdict,
             } => {
                 obs.symptom = Some(symptom);
                 obs.note(json!({ "child_progress": progress }));
                 let last = samples.last().expect("a deadlock is decided by samples");
+                let why = match proof {
+                    Proof::LoneWaiter => "its only thread, in an untimed private wait: \
+                                          nothing left in the process can wake it"
+                        .to_owned(),
+                    Proof::Stable => format!("unchanged across {} samples", samples.len()),
+                };
                 obs.note(format!(
                     "child {pid} stopped after {:?} and sits in a futex wait on {:#x} \
-                     (state {}, wchan {}), unchanged across {} samples",
+                     (state {}, wchan {}), {why}",
                     progress.last().map_or("", String::as_str),
                     last.futex_addr().unwrap_or(0),
                     last.state,
                     last.wchan,
-                    samples.len()
                 ));
                 obs.note(json!({ "blocked_to_verdict_ms": round_ms(*blocked_to_verdict) }));
                 Ok(Some(last))
@@ -327,6 +441,10 @@ pub fn watch(pid: i32, progress: impl AsFd) -> io::Result<Watched> {
     let mut messages: Vec<String> = Vec::new();
     let mut partial = Vec::new();
     let mut stable = Stable::default();
+    // The previous look since the last progress, and when the stable rule
+    // takes its next sample.
+    let mut before: Option<Sample> = None;
+    let mut next_stable = last_progress + SAMPLE_EVERY;
     loop {
         if start.elapsed() > give_up {
             let last = sample(pid, last_progress.elapsed());
@@ -335,7 +453,10 @@ pub fn watch(pid: i32, progress: impl AsFd) -> io::Result<Watched> {
                 last,
             });
         }
-        if readable_within(fd, SAMPLE_EVERY)? {
+        // The next look: soon after progress, and never later than the
+        // stable rule's next sample.
+        let due = next_stable.saturating_duration_since(Instant::now());
+        if readable_within(fd, look_after(last_progress.elapsed()).min(due))? {
             let mut buf = [0u8; 512];
             let n = match nix::unistd::read(fd, &mut buf) {
                 Ok(n) => n,
@@ -352,6 +473,8 @@ pub fn watch(pid: i32, progress: impl AsFd) -> io::Result<Watched> {
             }
             last_progress = Instant::now();
             stable = Stable::default();
+            before = None;
+            next_stable = last_progress + SAMPLE_EVERY;
             continue;
         }
         let Some(now) = sample(pid, last_progress.elapsed()) else {
@@ -359,12 +482,21 @@ pub fn watch(pid: i32, progress: impl AsFd) -> io::Result<Watched> {
             // zombie whose pipe another process still holds. Finished.
             return Ok(Watched::Finished { progress: messages });
         };
-        if stable.observe(now) {
-            return Ok(Watched::Deadlocked {
-                progress: messages,
-                samples: stable.samples,
-                blocked_to_verdict: last_progress.elapsed(),
-            });
+        let deadlocked = |samples, proof| Watched::Deadlocked {
+            progress: messages.clone(),
+            samples,
+            proof,
+            blocked_to_verdict: last_progress.elapsed(),
+        };
+        if let Some(b) = before.take().filter(|b| lone_waiter(b, &now)) {
+            return Ok(deadlocked(vec![b, now], Proof::LoneWaiter));
+        }
+        before = Some(now.clone());
+        if Instant::now() >= next_stable {
+            next_stable = Instant::now() + SAMPLE_EVERY;
+            if stable.observe(now) {
+                return Ok(deadlocked(stable.samples, Proof::Stable));
+            }
         }
     }
 }
@@ -375,8 +507,10 @@ fn readable_within(fd: BorrowedFd<'_>, wait: Duration) -> io::Result<bool> {
         events: libc::POLLIN,
         revents: 0,
     };
+    // Whole milliseconds, rounded up: poll never returns before `wait`.
+    let ms = wait.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
     // SAFETY: one valid pollfd.
-    let n = unsafe { libc::poll(&mut pfd, 1, wait.as_millis() as i32) };
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
     match n {
         -1 => {
             let e = io::Error::last_os_error();
@@ -402,6 +536,7 @@ mod tests {
             syscall: syscall.into(),
             wchan: String::new(),
             cpu: None,
+            threads: 1,
         }
     }
 
@@ -478,5 +613,74 @@ mod tests {
         };
         assert!(!futex_wchan("running").in_futex_wait());
         assert!(futex_wchan("").in_futex_wait());
+    }
+
+    /// A futex syscall line with operation `op` and timeout pointer
+    /// `timeout`.
+    fn futex(op: u64, timeout: u64) -> String {
+        let nr = libc::SYS_futex;
+        format!("{nr} 0x55d5c0a0 {op:#x} 0x0 {timeout:#x} 0x0 0xffffffff 0x7ffd 0x7f12")
+    }
+
+    #[test]
+    fn an_untimed_private_wait_is_told_from_every_other_wait() {
+        // What CPython's lock (sem_wait), a Rust Mutex and glibc's
+        // pthread_mutex_lock block in: FUTEX_WAIT_BITSET or FUTEX_WAIT,
+        // private, no timeout (CPython's shows 0x189: with CLOCK_REALTIME).
+        for op in [0x189, 0x89, 0x80] {
+            assert!(s("S", &futex(op, 0)).in_untimed_private_wait(), "{op:#x}");
+        }
+        // A timed wait (the GIL's), a futex shared between processes (a
+        // multiprocessing lock: its owner may be another process), a
+        // priority-inheritance lock, a wake, a running thread, another
+        // syscall, a line that cannot be read: none.
+        for (state, line) in [
+            ("S", futex(0x189, 0x7ffd_1000)),
+            ("S", futex(0x109, 0)),
+            ("S", futex(0x09, 0)),
+            ("S", futex(0x86, 0)),
+            ("S", futex(0x81, 0)),
+            ("R", futex(0x189, 0)),
+            ("S", "0 0x3 0x189 0x1 0x0 0x0 0x0 0x7ffd 0x7f12".to_owned()),
+            ("S", "running".to_owned()),
+            ("S", String::new()),
+        ] {
+            assert!(!s(state, &line).in_untimed_private_wait(), "{state} {line}");
+        }
+    }
+
+    #[test]
+    fn a_lone_waiter_needs_one_thread_one_wait_and_no_cpu_between_looks() {
+        let wait = futex(0x189, 0);
+        let look = |cpu_us, threads| Sample {
+            threads,
+            ..at("S", &wait, cpu_us)
+        };
+        assert!(lone_waiter(&look(500, 1), &look(500, 1)));
+        // Another thread could wake it.
+        assert!(!lone_waiter(&look(500, 1), &look(500, 2)));
+        // It ran between the looks: it may have left the wait and come back.
+        assert!(!lone_waiter(&look(500, 1), &look(501, 1)));
+        // Its CPU time cannot be read: no proof.
+        assert!(!lone_waiter(&s("S", &wait), &s("S", &wait)));
+        // Another futex word between the looks.
+        let other = Sample {
+            syscall: wait.replace("0x55d5c0a0", "0x55d5c0a4"),
+            ..look(500, 1)
+        };
+        assert!(!lone_waiter(&look(500, 1), &other));
+        // A timed wait is never a proof, whatever else holds.
+        let timed = at("S", &futex(0x189, 0x7ffd_1000), 500);
+        assert!(!lone_waiter(&timed, &timed));
+    }
+
+    #[test]
+    fn looks_come_quickly_after_progress_then_slow_down() {
+        assert_eq!(look_after(Duration::ZERO), LOOK_EVERY);
+        assert_eq!(
+            look_after(Duration::from_millis(6)),
+            Duration::from_millis(3)
+        );
+        assert_eq!(look_after(Duration::from_secs(1)), SAMPLE_EVERY);
     }
 }

@@ -72,6 +72,8 @@ pub struct Stat {
     pub utime: u64,
     /// Kernel-mode CPU time, in clock ticks.
     pub stime: u64,
+    /// Threads in the process (`num_threads`).
+    pub threads: u64,
     /// When it started, in clock ticks after boot: with the pid, which
     /// process this is (a pid comes back).
     pub starttime: u64,
@@ -85,7 +87,7 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
     let comm = text.get(open + 1..close)?.to_owned();
     let rest: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
     // rest[0] is field 3 (state); utime and stime are fields 14 and 15,
-    // starttime 22.
+    // num_threads 20, starttime 22.
     Some(Stat {
         comm,
         state: rest.first()?.chars().next()?,
@@ -93,6 +95,7 @@ pub fn parse_stat(text: &str) -> Option<Stat> {
         pgrp: rest.get(2)?.parse().ok()?,
         utime: rest.get(11)?.parse().ok()?,
         stime: rest.get(12)?.parse().ok()?,
+        threads: rest.get(17)?.parse().ok()?,
         starttime: rest.get(19)?.parse().ok()?,
     })
 }
@@ -300,13 +303,14 @@ mod tests {
 
     #[test]
     fn parses_stat_with_awkward_comm() {
-        let text = "42 (a) b) (c) S 1 42 42 0 -1 4194560 1 0 0 0 7 3 0 0 20 0 1 0 5551 1 1";
+        let text = "42 (a) b) (c) S 1 42 42 0 -1 4194560 1 0 0 0 7 3 0 0 20 0 3 0 5551 1 1";
         let st = parse_stat(text).unwrap();
         assert_eq!(st.comm, "a) b) (c");
         assert_eq!(
-            (st.state, st.ppid, st.pgrp, st.utime, st.stime, st.starttime),
-            ('S', 1, 42, 7, 3, 5551)
+            (st.state, st.ppid, st.pgrp, st.utime, st.stime, st.threads),
+            ('S', 1, 42, 7, 3, 3)
         );
+        assert_eq!(st.starttime, 5551);
     }
 
     #[test]
@@ -317,6 +321,8 @@ mod tests {
         // this test's thread.
         assert!("RS".contains(st.state), "{st:?}");
         assert_eq!(st.ppid, nix::unistd::getppid().as_raw());
+        // The main thread and this test's.
+        assert!(st.threads >= 2, "{st:?}");
         assert!(snapshot(me).is_some());
         assert!(children(me).is_ok());
     }

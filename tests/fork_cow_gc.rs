@@ -38,8 +38,9 @@ fn every_case_verdict_symptom_and_evidence() {
         let dirtied = kb(e, "dirtied_kb", show);
         assert_eq!(dirtied, after.saturating_sub(at_fork), "{show}");
         assert_eq!(kb(e, "line_kb", show), state / 2, "{show}");
-        // The state is megabytes: a measurement, not noise.
-        assert!(state > 4096, "state of {state} kB{show}");
+        // The state is megabytes (Python: about 3.8, Rust: 7.7): a
+        // measurement, not noise.
+        assert!(state > 2048, "state of {state} kB{show}");
         match r.verdict {
             Verdict::Misbehaved => {
                 assert_eq!(r.symptom.as_deref(), Some("pages-copied"), "{show}");
@@ -49,7 +50,7 @@ fn every_case_verdict_symptom_and_evidence() {
             Verdict::Behaved => {
                 assert_eq!(r.symptom, None, "{show}");
                 // Far below the line, not just under it: under a tenth of
-                // the state (measured: about 1%).
+                // the state (measured: 0.1 to 3.8%).
                 assert!(dirtied < state / 10, "{show}");
             }
             other => panic!("unexpected verdict {other}{show}"),

@@ -23,7 +23,10 @@
 //!   `FUTEX_PRIVATE_FLAG` and no timeout), the same in both looks, without
 //!   having run in between (`/proc/<pid>/schedstat` unchanged). A private
 //!   futex can be woken only by a thread of the same process, there is no
-//!   other, and no timeout will end the wait: nothing can. This is the shape
+//!   other, and no timeout will end the wait: nothing can. (A signal could
+//!   interrupt it, and a handler could release the lock; nobody sends one
+//!   here, and a forked child inherits no alarm or interval timer that
+//!   would.) This is the shape
 //!   of every fork-while-locked child (after `fork()` the child has one
 //!   thread; the lock's owner was not copied), so its verdict comes a
 //!   millisecond or two after the child blocks instead of 30.

@@ -111,9 +111,9 @@ def shape(how):
         held = not pool._inqueue._rlock.acquire(False)
         obs.note("worker %d caught the handler's RuntimeError (pool.worker: except "
                  "Exception), went back to get() and sits in a futex wait on 0x%x "
-                 "(state %s, wchan %s), unchanged across %d samples"
+                 "(state %s, wchan %s), %s"
                  % (worker.pid, proc.futex_addr(last) or 0, last["state"],
-                    last["wchan"], len(detail["samples"])))
+                    last["wchan"], proc.proof_reason(detail)))
         obs.note("pool.terminate() has not returned: its thread sits in waitpid for "
                  "the worker (state %s, wchan %s), holding inqueue._rlock, taken "
                  "by _help_stuff_finish" % (waiting["state"], waiting["wchan"]))

@@ -6,6 +6,10 @@
 #
 #   ci/interpreters.sh            every root below, and the free-threaded build
 #   ci/interpreters.sh --no-build the roots only (skip the ~5 min source build)
+#   ci/interpreters.sh --host-tools  install what it needs on the host
+#                                 (mmdebstrap) and stop: CI runs this first,
+#                                 then the roots in the background, so that
+#                                 no other apt-get meets one of its own
 #
 # What it makes (see README "New interpreters"):
 #   roots/sid/        a Debian sid root (mmdebstrap): every python3.N with
@@ -33,11 +37,13 @@ say() { printf 'interpreters: %s\n' "$*" >&2; }
 die() { printf 'interpreters: error: %s\n' "$*" >&2; exit 1; }
 
 build=1
+tools_only=0
 for a in "$@"; do
   case "$a" in
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
-    *) die "unknown option $a (valid: --no-build)" ;;
+    --host-tools) tools_only=1 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+    *) die "unknown option $a (valid: --no-build, --host-tools)" ;;
   esac
 done
 
@@ -49,6 +55,10 @@ if ! command -v mmdebstrap >/dev/null; then
   DEBIAN_FRONTEND=noninteractive apt-get update -qq \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null \
     || die "mmdebstrap is missing and could not be installed (apt-get install mmdebstrap)"
+fi
+if [ "$tools_only" = 1 ]; then
+  say "host tools: $(command -v mmdebstrap unshare | tr '\n' ' ')"
+  exit 0
 fi
 
 cache=target/interpreters

@@ -13,12 +13,28 @@
 #   - a HOME and TMPDIR of its own.
 # The user is deleted on exit, whatever happens. Nothing in the suite needs
 # privileges; a test that would (none today) must skip with its reason.
+#
+#   ci/test-nonroot.sh --build-only   as root: the environment and the build,
+#                                     not the run (CI builds while it waits
+#                                     for downloads)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf 'test-nonroot: %s\n' "$*" >&2; }
 die() { printf 'test-nonroot: error: %s\n' "$*" >&2; exit 1; }
 
+build_only=0
+for a in "$@"; do
+  case "$a" in
+    --build-only) build_only=1 ;;
+    *) die "unknown option $a (valid: --build-only)" ;;
+  esac
+done
+
 if [ "$(id -u)" != 0 ]; then
+  if [ "$build_only" = 1 ]; then
+    say "already unprivileged ($(id -un)): building the suite"
+    exec cargo test --workspace --no-run
+  fi
   say "already unprivileged ($(id -un)): running the suite"
   exec cargo test --workspace
 fi
@@ -54,6 +70,10 @@ for line in sys.stdin:
         print(m["manifest_path"].rsplit("/", 1)[0] + "\t" + m["executable"])
 ')"
 [ -n "$tests" ] || die "no test binaries were built"
+if [ "$build_only" = 1 ]; then
+  say "built: $(echo "$tests" | wc -l) test binaries in $target"
+  exit 0
+fi
 
 user="repro-nonroot-$$"
 home="$(mktemp -d /tmp/repro-nonroot.XXXXXX)"

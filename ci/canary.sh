@@ -42,7 +42,7 @@ for py in $embed; do
   echo "canary: embedded runtime built against $build_py ($version) in $dir" >&2
   PYO3_PYTHON="$build_py" CARGO_TARGET_DIR="$dir" cargo build --release --quiet
   # Only the embedded column is new here; the rest is the run above.
-  "$dir/release/repro" canary --no-discover --no-envs --out "target/canary/embed-$version" \
+  "$dir/release/repro" canary --runtime embedded --no-discover --no-envs --out "target/canary/embed-$version" \
     || { s=$?; [ "$s" -gt "$status" ] && status=$s; }
 done
 # The interpreters `make interpreters` provisioned (target/interpreters/):
@@ -85,7 +85,7 @@ PY
     [ "$status" -lt 2 ] && status=2
     continue
   fi
-  "$enter" "$dir/release/repro" canary --no-discover --no-envs --out "target/canary/embed-$version" \
+  "$enter" "$dir/release/repro" canary --runtime embedded --no-discover --no-envs --out "target/canary/embed-$version" \
     || { s=$?; [ "$s" -gt "$status" ] && status=$s; }
 done
 exit "$status"

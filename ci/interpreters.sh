@@ -91,11 +91,16 @@ make_root() {
     return 0
   fi
   local tmp="$dir.partial"
-  # --one-file-system: never into a mount a killed build may have left.
+  # --one-file-system: never into a mount (none is left since mmdebstrap
+  # runs in a mount namespace of its own, below; a tree made before might).
   rm -rf --one-file-system "$tmp" "$dir"
   say "root $name: building from Debian $suite (about a minute)..."
   local log="$cache/roots/$name.log"
-  if ! mmdebstrap --mode=root --variant=apt \
+  # mmdebstrap mounts /proc, /sys and /dev into the root while it builds
+  # and unmounts them at the end; killed (Ctrl-C, or CI stopping early) it
+  # left them mounted. In a private mount namespace they go with it,
+  # however it ends.
+  if ! unshare --mount --propagation private mmdebstrap --mode=root --variant=apt \
       --aptopt='Acquire::Check-Valid-Until "false"' \
       --include="$include" --customize-hook="$hook" \
       "$suite" "$tmp" "$mirror" >"$log" 2>&1; then

@@ -91,8 +91,8 @@ make_root() {
     return 0
   fi
   local tmp="$dir.partial"
-  # --one-file-system: never into a mount (none is left since mmdebstrap
-  # runs in a mount namespace of its own, below; a tree made before might).
+  # --one-file-system: never into a mount, should a build from before
+  # mmdebstrap had a mount namespace of its own (below) have left one.
   rm -rf --one-file-system "$tmp" "$dir"
   say "root $name: building from Debian $suite (about a minute)..."
   local log="$cache/roots/$name.log"

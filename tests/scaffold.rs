@@ -6,7 +6,7 @@
 //! no other edit.
 //!
 //! It builds a whole copy (in `target/scaffold`: about 75 s the first
-//! time, see [`seed`], 10 s warm), so it is `#[ignore]`d in a plain `cargo
+//! time, see [`seed`], 6 s warm), so it is `#[ignore]`d in a plain `cargo
 //! test`; `make test` runs it.
 
 use crate::util::{Ran, repro_env};

@@ -149,10 +149,7 @@ fn a_scaffolded_scenario_is_built_run_and_covered_with_no_other_edit() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = root.join("target").join("scaffold");
     seed(&target);
-    let lock = std::fs::File::create(target.join("tree.lock")).unwrap();
-    let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-        .map_err(|(_, e)| e)
-        .expect("flock target/scaffold/tree.lock");
+    let _held = crate::util::locked(&target.join("tree.lock"));
     let before = tree(root);
     let copy = &copy_of(root, &before, &target);
     let copy_s = copy.to_str().unwrap();

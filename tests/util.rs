@@ -517,6 +517,15 @@ pub fn run_dir() -> &'static std::path::Path {
     })
 }
 
+/// `path` (created if need be), locked exclusively until the returned
+/// guard is dropped: what one test process makes, another waits for.
+pub fn locked(path: &std::path::Path) -> nix::fcntl::Flock<std::fs::File> {
+    let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| e)
+        .unwrap_or_else(|e| panic!("flock {}: {e}", path.display()))
+}
+
 /// Runs `make` once per test run, in a directory of its own, and hands its
 /// directory and run to every test that asks for `name`: within one
 /// process, and across nextest's processes (the first one runs it under a
@@ -539,10 +548,7 @@ pub fn once_per_run(
         .or_insert_with(|| Box::leak(Box::default()));
     slot.get_or_init(|| {
         let dir = run_dir().join(name);
-        let lock = std::fs::File::create(run_dir().join(format!("{name}.lock"))).unwrap();
-        let _held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
-            .map_err(|(_, e)| e)
-            .expect("flock");
+        let _held = locked(&run_dir().join(format!("{name}.lock")));
         let file = |f: &str| dir.join(".run").join(f);
         if let Ok(done) = std::fs::read(file("status")) {
             let raw = String::from_utf8_lossy(&done).trim().parse().unwrap();

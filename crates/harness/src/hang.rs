@@ -26,10 +26,10 @@
 //!   other, and no timeout will end the wait: nothing can. (A signal could
 //!   interrupt it, and a handler could release the lock; nobody sends one
 //!   here, and a forked child inherits no alarm or interval timer that
-//!   would.) This is the shape
-//!   of every fork-while-locked child (after `fork()` the child has one
-//!   thread; the lock's owner was not copied), so its verdict comes a
-//!   millisecond or two after the child blocks instead of 30.
+//!   would.) This is the shape of every fork-while-locked child (after
+//!   `fork()` the child has one thread; the lock's owner was not copied),
+//!   so its verdict comes a millisecond or two after the child blocks
+//!   instead of 30.
 //! - **A stable wait** ([`Proof::Stable`]), for everything else (a timed
 //!   wait, a futex shared with another process, more threads):
 //!   [`STABLE_SAMPLES`] consecutive samples, [`SAMPLE_EVERY`] apart, show the
